@@ -1,0 +1,45 @@
+# Two commands run the whole project on a fresh machine:
+#   make course   execute every lesson with papermill (full profile) and build reports/
+#   make test     lint, unit tests and a smoke run of every lesson
+# Both create and fill .venv when it is missing or when pyproject.toml changed.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= full
+ONLY ?=
+PYTEST_ARGS ?=
+
+.PHONY: course smoke test lint lab clean-reports venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+course: $(STAMP)
+	$(PY) -m recsys_utils.course run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY),)
+
+smoke:
+	$(MAKE) course PROFILE=smoke
+
+test: $(STAMP)
+	$(PY) -m ruff check recsys_utils tests benchmarks notebooks
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check recsys_utils tests benchmarks notebooks
+
+lab: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,lab]"
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean-reports:
+	rm -rf reports/notebooks reports/results reports/figures reports/index.html reports/REPORT.md

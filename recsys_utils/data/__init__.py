@@ -1,0 +1,96 @@
+"""MovieLens data layer: ``load_movielens(name="ml-100k", source=None)``.
+
+>>> data = load_movielens()            # doctest: +SKIP
+>>> data.movies.head()                 # movie_id, title, year, genres, text
+>>> data.ratings.head()                # user_id, movie_id, rating, timestamp
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..constants import DEFAULT_DATASET, GENRES_COL, ITEM_COL, TEXT_COL, TIMESTAMP_COL, TITLE_COL, USER_COL, YEAR_COL
+from .parsers import ParseError, parse_folder
+from .registry import DATASETS, DatasetSpec, get_spec
+from .sources import Attempt, DataSourceError, resolve
+from .titles import normalise_title, parse_title
+
+__all__ = [
+    "DATASETS", "Attempt", "DataSourceError", "DatasetSpec", "MovieLens", "ParseError",
+    "load_movielens", "movie_text", "normalise_title", "parse_title",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MovieLens:
+    """One MovieLens dataset with typed frames; see docs/ARCHITECTURE.md for the schema."""
+
+    name: str
+    movies: pd.DataFrame
+    ratings: pd.DataFrame
+    users: pd.DataFrame | None
+    source: str
+    checksums: dict[str, str]
+    tags: pd.DataFrame | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (
+            f"MovieLens({self.name!r}: {len(self.ratings):,} ratings, {self.ratings[USER_COL].nunique():,} users, "
+            f"{len(self.movies):,} movies, from {self.source})"
+        )
+
+
+def movie_text(title: str, genres: list[str], year) -> str:
+    """The text that is embedded for a movie: title + genres + year, as the design says."""
+    parts = [f"Title: {title}."]
+    if genres:
+        parts.append(f"Genres: {', '.join(genres)}.")
+    if year is not None and not pd.isna(year):
+        parts.append(f"Year: {int(year)}.")
+    return " ".join(parts)
+
+
+def finish_movies(movies: pd.DataFrame) -> pd.DataFrame:
+    movies = movies.sort_values(ITEM_COL, kind="stable").reset_index(drop=True)
+    movies[TEXT_COL] = [
+        movie_text(t, g, y) for t, g, y in zip(movies[TITLE_COL], movies[GENRES_COL], movies[YEAR_COL], strict=True)
+    ]
+    return movies
+
+
+def load_movielens(name: str = DEFAULT_DATASET, source: str | os.PathLike | None = None) -> MovieLens:
+    """Load a MovieLens dataset, fetching it when needed.
+
+    ``source`` (or the ``RECSYS_MOVIELENS_SOURCE`` environment variable) names a local folder
+    or zip; otherwise the cache, the official download and, for ml-100k, the copy in the
+    ``recbole`` wheel are tried in that order. Raises ``DataSourceError`` naming every source
+    tried when none works.
+    """
+    spec = get_spec(name)
+    found, attempts = resolve(spec, source)
+    movies, ratings, users, extras = parse_folder(found.folder, found.format)
+    ratings = ratings.sort_values([USER_COL, TIMESTAMP_COL, ITEM_COL], kind="stable").reset_index(drop=True)
+    unknown = ~ratings[ITEM_COL].isin(movies[ITEM_COL])
+    if unknown.any():
+        raise ParseError(
+            f"{int(unknown.sum())} ratings in {found.folder} refer to movies missing from its movie file; "
+            "the copy is damaged: delete the folder and load again"
+        )
+    log.info("loaded %s from %s", name, found.source)
+    return MovieLens(
+        name=name,
+        movies=finish_movies(movies),
+        ratings=ratings,
+        users=users,
+        source=found.source,
+        checksums=found.checksums,
+        tags=extras.get("tags"),
+        attempts=attempts,
+    )

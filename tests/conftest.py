@@ -1,0 +1,45 @@
+"""Shared fixtures.
+
+The whole test session works in ``build/test-data`` (downloads are cached there across runs,
+so a second ``make test`` is faster) and never touches the reader's ``data/`` or ``reports/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / "build" / "test-data"
+
+os.environ["RECSYS_DATA_DIR"] = str(TEST_DATA)
+# Tests that need a key set one that points at a loopback stand-in; nothing reaches a real
+# service from the test suite, whatever the developer's shell holds.
+for _secret in ("PINECONE_API_KEY", "OPENAI_API_KEY"):
+    os.environ.pop(_secret, None)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def smoke_reports_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("smoke-reports")
+
+
+@pytest.fixture(scope="session")
+def lesson_results(smoke_reports_dir):
+    """``lesson_results("03_retrieval_evaluation")`` runs that lesson once (smoke profile)
+    and returns the JSON it recorded."""
+    from recsys_utils import results
+    from recsys_utils.course import run_course
+
+    done: dict[str, dict] = {}
+
+    def run(stem: str) -> dict:
+        if stem not in done:
+            run_course(profile="smoke", only=stem, reports=smoke_reports_dir, build_report=False)
+            done[stem] = results.load_results(stem)
+        return done[stem]
+
+    return run
