@@ -87,6 +87,7 @@ def run_notebook(notebook: Path, output_dir: Path, parameters: dict[str, Any]) -
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / notebook.name
     start = time.perf_counter()
     try:
@@ -115,11 +116,22 @@ def run_course(
     build_report: bool = True,
     log=print,
 ) -> list[NotebookRun]:
+    previous = os.environ.get("RECSYS_REPORTS_DIR")
     if reports is not None:
         # The kernels inherit this, so every lesson records into the same folder.
         os.environ["RECSYS_REPORTS_DIR"] = str(Path(reports).resolve())
+    try:
+        return _run(profile, only, build_report, log)
+    finally:
+        if reports is not None:
+            if previous is None:
+                os.environ.pop("RECSYS_REPORTS_DIR", None)
+            else:
+                os.environ["RECSYS_REPORTS_DIR"] = previous
+
+
+def _run(profile: str, only, build_report: bool, log) -> list[NotebookRun]:
     out_dir = reports_dir() / "notebooks"
-    out_dir.mkdir(parents=True, exist_ok=True)
     overrides = load_profile(profile)
     notebooks = select_notebooks(list_notebooks(), only)
     runs = []

@@ -46,6 +46,9 @@ def normalise_title(title: str) -> str:
 
     Used to match MovieLens titles with outside sources (IMDb, Rotten Tomatoes).
     """
+    if not isinstance(title, str):
+        # Outside tables hold missing titles (NaN) and bare numbers ("1776" read as an int).
+        title = "" if title is None or title != title else str(title)
     title = move_article_to_front(split_title_year(title)[0])
     # Drop an alternative title in brackets: "Shanghai Triad (Yao a yao ...)".
     title = re.sub(r"\s*\(.*?\)", "", title)

@@ -13,10 +13,20 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..constants import GENRES_COL, ITEM_COL, LIKE_THRESHOLD, RATING_COL, TIMESTAMP_COL, TITLE_COL, USER_COL, YEAR_COL
+from ..constants import (
+    GENRES_COL,
+    ITEM_COL,
+    LIKE_THRESHOLD,
+    RATING_COL,
+    TIMESTAMP_COL,
+    TITLE_COL,
+    USER_COL,
+    YEAR_COL,
+)
 
-# Outside metadata joined by ``recsys_utils.enrich``; absent on a plain MovieLens load.
-IMDB_COL = "imdb_rating"
+# Outside metadata joined by ``recsys_utils.enrich``; absent on a plain MovieLens load. The
+# second IMDb column (from the Rotten Tomatoes source) fills in when the first has no match.
+IMDB_COLS = ("imdb_rating", "vega_imdb_rating")
 ROTTEN_TOMATOES_COL = "rotten_tomatoes"
 
 
@@ -106,6 +116,7 @@ def facts_from_data(
     ratings: pd.DataFrame | None = None,
     top_n: int = 5,
     wish: str | None = None,
+    movies: pd.DataFrame | None = None,
 ) -> tuple[UserContext, MovieFacts]:
     """Retrieve the grounded facts for explaining ``movie_id`` to ``user_id``.
 
@@ -115,9 +126,12 @@ def facts_from_data(
     ``LIKE_THRESHOLD``; the best-rated ones when none reach it) are ranked by how many genres
     they share with the recommended movie, then by rating, then by recency: the retrieval step
     of RAG picks the liked movies that can actually explain this recommendation.
+
+    ``movies`` defaults to ``data.movies``; pass ``recsys_utils.enrich.enriched_movies(data)[0]``
+    to add IMDb and Rotten Tomatoes figures (columns that are missing are simply not cited).
     """
     ratings = data.ratings if ratings is None else ratings
-    movies = data.movies
+    movies = data.movies if movies is None else movies
     if top_n < 1:
         raise ValueError(f"top_n={top_n}; ask for at least one liked movie")
     known = movies[ITEM_COL] == movie_id
@@ -166,7 +180,7 @@ def _movie_facts(row, ratings: pd.DataFrame, stats: dict[int, tuple[float, int]]
         genres=tuple(str(g) for g in row[GENRES_COL]) if _is_listlike(row.get(GENRES_COL)) else (),
         mean_rating=round(mean, 2) if mean is not None else None,
         n_ratings=count,
-        imdb_rating=_optional_float(row.get(IMDB_COL)),
+        imdb_rating=next((v for v in (_optional_float(row.get(c)) for c in IMDB_COLS) if v is not None), None),
         rotten_tomatoes=_optional_float(row.get(ROTTEN_TOMATOES_COL)),
     )
 

@@ -1,0 +1,22 @@
+"""Lesson 04: a MovieLens user simulator, a gymnasium environment, DQN versus PPO.
+
+Modules (one job each): ``ground_truth`` (the simulated users' ratings), ``simulator`` (response
+and long-term dynamics), ``features`` (observation layout), ``world`` (precomputed arrays),
+``candidates`` (retrieval of each user's pool), ``env`` (the gymnasium environment), ``agents``
+(stable-baselines3 DQN and PPO), ``baselines``, ``evaluation``, ``experiment`` (the lesson's
+pipeline) and ``serving`` (saved policies for the service: :func:`load_policy`,
+:func:`rank_candidates`).
+"""
+
+from .simulator import SimulatorConfig
+
+__all__ = ["SimulatorConfig", "load_policy", "rank_candidates", "UserState"]
+
+
+def __getattr__(name):
+    # Serving pulls in torch and stable-baselines3; import it only when asked for.
+    if name in {"load_policy", "rank_candidates", "UserState", "LoadedPolicy"}:
+        from . import serving
+
+        return getattr(serving, name)
+    raise AttributeError(f"module 'recsys_utils.rl' has no attribute {name!r}")

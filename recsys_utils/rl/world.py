@@ -1,0 +1,182 @@
+"""Everything the environment needs, precomputed once as NumPy arrays (no pandas per step).
+
+A :class:`SimulationWorld` holds two kinds of arrays and keeps them apart by name:
+
+* agent side: the catalogue's genres and popularity, each user's projected taste, retrieved
+  candidate pool with retrieval similarity, and recent viewing history;
+* simulator side: ``pool_ratings``, the ground-truth predicted rating of every pooled movie,
+  which only the simulator (and the myopic oracle, as a reference) may read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..constants import GENRES_COL, ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
+from .features import TasteProjection
+from .ground_truth import RatingModel
+
+
+@dataclass
+class Catalog:
+    movie_ids: np.ndarray  # (m,) int64, sorted
+    genres: np.ndarray  # (m, G) float32 multi-hot
+    genre_names: list[str]
+    popularity: np.ndarray  # (m,) float32 in [0, 1]: log(1 + #ratings) / log(1 + max)
+
+    def positions(self, movie_ids) -> np.ndarray:
+        ids = np.asarray(movie_ids, dtype=np.int64)
+        pos = np.searchsorted(self.movie_ids, ids)
+        pos = np.clip(pos, 0, len(self.movie_ids) - 1)
+        bad = self.movie_ids[pos] != ids
+        if bad.any():
+            raise KeyError(f"movie ids {ids[bad][:5].tolist()} are not in the catalogue")
+        return pos
+
+
+def build_catalog(movies: pd.DataFrame, ratings: pd.DataFrame) -> Catalog:
+    """Genre flags from ``movies.genres`` and popularity from ``ratings`` (pass training ratings
+    only, so popularity carries no held-out information)."""
+    movies = movies.sort_values(ITEM_COL)
+    movie_ids = movies[ITEM_COL].to_numpy(dtype=np.int64)
+    genre_names = sorted({g for gs in movies[GENRES_COL] for g in gs})
+    if not genre_names:
+        raise ValueError("movies carry no genres; the environment's features need movies.genres lists")
+    col = {g: j for j, g in enumerate(genre_names)}
+    genres = np.zeros((len(movies), len(genre_names)), dtype=np.float32)
+    for i, gs in enumerate(movies[GENRES_COL]):
+        genres[i, [col[g] for g in gs]] = 1.0
+    counts = ratings[ITEM_COL].value_counts().reindex(movie_ids, fill_value=0).to_numpy(dtype=np.float64)
+    popularity = np.log1p(counts) / max(np.log1p(counts.max()), 1e-9)
+    return Catalog(movie_ids, genres, genre_names, popularity.astype(np.float32))
+
+
+def recent_history(ratings: pd.DataFrame, user_ids: np.ndarray, catalog: Catalog, window: int) -> np.ndarray:
+    """(n, window) catalogue positions of each user's last rated movies, oldest first, -1 padded."""
+    latest = ratings.sort_values([USER_COL, TIMESTAMP_COL, ITEM_COL]).groupby(USER_COL).tail(window)
+    out = np.full((len(user_ids), window), -1, dtype=np.int64)
+    row_of = pd.Index(user_ids)
+    rows = row_of.get_indexer(latest[USER_COL].to_numpy())
+    keep = rows >= 0
+    latest, rows = latest[keep], rows[keep]
+    pos = catalog.positions(latest[ITEM_COL].to_numpy())
+    rank_from_end = latest.groupby(USER_COL).cumcount(ascending=False).to_numpy()
+    out[rows, window - 1 - rank_from_end] = pos
+    return out
+
+
+@dataclass
+class SimulationWorld:
+    catalog: Catalog
+    projection: TasteProjection
+    user_ids: np.ndarray  # (n,)
+    taste: np.ndarray  # (n, d) projected taste, agent side
+    pool_items: np.ndarray  # (n, P) catalogue positions, by retrieval similarity descending
+    pool_similarity: np.ndarray  # (n, P) float32
+    history: np.ndarray  # (n, W) catalogue positions, -1 = none, oldest first
+    pool_ratings: np.ndarray  # (n, P) float32 ground truth: simulator side only
+    splits: dict[str, np.ndarray] = field(default_factory=dict)  # name -> user rows
+
+    def rows(self, split: str) -> np.ndarray:
+        if split not in self.splits:
+            raise KeyError(f"unknown user split {split!r}; the world has {sorted(self.splits)}")
+        return self.splits[split]
+
+    @property
+    def pool_size(self) -> int:
+        return self.pool_items.shape[1]
+
+
+def assemble_world(
+    catalog: Catalog,
+    projection: TasteProjection,
+    user_ids: np.ndarray,
+    taste_vectors: np.ndarray,
+    pool_items: np.ndarray,
+    pool_similarity: np.ndarray,
+    history: np.ndarray,
+    rating_model: RatingModel,
+    splits: dict[str, np.ndarray],
+) -> SimulationWorld:
+    """Project tastes, look up the ground-truth ratings of the pools, map split ids to rows."""
+    user_pos = rating_model.user_index(user_ids)
+    item_pos = rating_model.item_index(catalog.movie_ids[pool_items])
+    pool_ratings = rating_model.predict_index(user_pos[:, None], item_pos)
+    row_of = pd.Index(user_ids)
+    split_rows = {}
+    for name, ids in splits.items():
+        rows = row_of.get_indexer(np.asarray(ids))
+        if (rows < 0).any():
+            raise KeyError(f"split {name!r} names users without a taste vector or pool: {np.asarray(ids)[rows < 0][:5]}")
+        split_rows[name] = rows
+    return SimulationWorld(
+        catalog=catalog,
+        projection=projection,
+        user_ids=np.asarray(user_ids),
+        taste=projection.transform(taste_vectors),
+        pool_items=pool_items,
+        pool_similarity=pool_similarity.astype(np.float32),
+        history=history,
+        pool_ratings=pool_ratings,
+        splits=split_rows,
+    )
+
+
+def seen_items(ratings: pd.DataFrame, user_ids: np.ndarray, catalog: Catalog) -> np.ndarray:
+    """(n, m) bool: which movies each user has already rated (excluded from the pools)."""
+    seen = np.zeros((len(user_ids), len(catalog.movie_ids)), dtype=bool)
+    rows = pd.Index(user_ids).get_indexer(ratings[USER_COL].to_numpy())
+    keep = rows >= 0
+    seen[rows[keep], catalog.positions(ratings[ITEM_COL].to_numpy()[keep])] = True
+    return seen
+
+
+def weighted_taste(ratings: pd.DataFrame, user_ids: np.ndarray, catalog: Catalog, item_vectors: np.ndarray) -> np.ndarray:
+    """Mean of rated movies' vectors weighted by (rating - 2.5): a stand-in used only when the
+    embeddings module's ``user_embeddings`` is not available (e.g. unit tests)."""
+    rows = pd.Index(user_ids).get_indexer(ratings[USER_COL].to_numpy())
+    keep = rows >= 0
+    w = ratings[RATING_COL].to_numpy(dtype=np.float32)[keep] - 2.5
+    out = np.zeros((len(user_ids), item_vectors.shape[1]), dtype=np.float32)
+    np.add.at(out, rows[keep], w[:, None] * item_vectors[catalog.positions(ratings[ITEM_COL].to_numpy()[keep])])
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-9)
+
+
+def build_world(
+    movies: pd.DataFrame,
+    all_ratings: pd.DataFrame,
+    history_ratings: pd.DataFrame,
+    item_vectors: np.ndarray,
+    taste_vectors: np.ndarray,
+    user_ids: np.ndarray,
+    store,
+    splits: dict[str, np.ndarray],
+    rating_model: RatingModel,
+    taste_dim: int = 16,
+    pool_size: int = 40,
+    window: int = 5,
+) -> SimulationWorld:
+    """Assemble the world from the data layer's tables and the retrieval lesson's artefacts.
+
+    ``history_ratings`` is what the agent side may know about users (their training-period
+    ratings): it sets popularity, the recent history and the already-seen movies.
+    ``all_ratings`` is not used here on purpose; the caller fits ``rating_model`` on it.
+    ``item_vectors`` is aligned with ``movies`` sorted by movie id.
+    """
+    from .candidates import retrieve_candidate_pools
+
+    del all_ratings  # documented above: ground truth enters only through rating_model
+    catalog = build_catalog(movies, history_ratings)
+    if len(item_vectors) != len(catalog.movie_ids):
+        raise ValueError(f"{len(item_vectors)} item vectors for {len(catalog.movie_ids)} movies; align them")
+    projection = TasteProjection.fit(np.asarray(item_vectors, dtype=np.float32), taste_dim)
+    seen = seen_items(history_ratings, user_ids, catalog)
+    pool_items, pool_similarity = retrieve_candidate_pools(store, taste_vectors, seen, catalog.movie_ids, pool_size)
+    history = recent_history(history_ratings, user_ids, catalog, window)
+    return assemble_world(
+        catalog, projection, user_ids, taste_vectors, pool_items, pool_similarity, history, rating_model, splits
+    )

