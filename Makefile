@@ -11,7 +11,7 @@ PROFILE ?= full
 ONLY ?=
 PYTEST_ARGS ?=
 
-.PHONY: course smoke test lint lab clean-reports venv
+.PHONY: course smoke test lint lab strip clean-reports venv
 
 venv: $(STAMP)
 
@@ -39,7 +39,12 @@ lint: $(STAMP)
 
 lab: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,lab]"
+	$(PY) -c "from recsys_utils.course import ensure_kernel; ensure_kernel()"
 	$(VENV)/bin/jupyter lab notebooks/
+
+# Notebooks are committed without outputs; executed copies live in reports/.
+strip: $(STAMP)
+	$(VENV)/bin/nbstripout notebooks/*.ipynb
 
 clean-reports:
 	rm -rf reports/notebooks reports/results reports/figures reports/index.html reports/REPORT.md

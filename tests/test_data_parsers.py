@@ -33,7 +33,7 @@ def test_ml100k_format(tmp_path):
         "user_id": "int64", "movie_id": "int64", "rating": "float32", "timestamp": "int64"}
     assert len(ratings) == 6 and set(data.users.columns) >= {"user_id", "age", "gender", "occupation", "zip_code"}
     assert data.users.set_index("user_id").loc[186, "zip_code"] == "00000"  # zip codes stay strings
-    assert "Title: The Usual Suspects. Genres: Crime, Thriller. Year: 1995." == _by_id(movies, 12).text
+    assert _by_id(movies, 12).text == "Title: The Usual Suspects. Genres: Crime, Thriller. Year: 1995."
 
 
 def test_ml1m_format(tmp_path):

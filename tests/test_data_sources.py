@@ -4,11 +4,11 @@ import hashlib
 import http.server
 import threading
 from functools import partial
+from pathlib import Path
 
 import pytest
 
-from recsys_utils.data import DataSourceError, load_movielens
-from recsys_utils.data import registry, sources
+from recsys_utils.data import DataSourceError, load_movielens, registry, sources
 from recsys_utils.data.sources import OFFLINE_ENV, SourceFailed, download_verified
 from tests.grouplens_fixtures import write_ml100k
 
@@ -54,7 +54,7 @@ def test_grouplens_zip_is_downloaded_checked_and_cached(file_server, tmp_path, m
     root, base = file_server
     write_ml100k(tmp_path / "src" / "ml-100k")
     archive = shutil.make_archive(str(root / "ml-100k"), "zip", tmp_path / "src")
-    data_bytes = open(archive, "rb").read()
+    data_bytes = Path(archive).read_bytes()
     spec = registry.DatasetSpec(
         name="ml-100k", url=f"{base}/ml-100k.zip", zip_sha256=hashlib.sha256(data_bytes).hexdigest(),
         zip_size=len(data_bytes), format="ml-100k", folder_in_zip="ml-100k", description="fixture",

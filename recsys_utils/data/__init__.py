@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..constants import DEFAULT_DATASET, GENRES_COL, ITEM_COL, TEXT_COL, TIMESTAMP_COL, TITLE_COL, USER_COL, YEAR_COL
+from ..constants import (
+    DEFAULT_DATASET,
+    GENRES_COL,
+    ITEM_COL,
+    TEXT_COL,
+    TIMESTAMP_COL,
+    TITLE_COL,
+    USER_COL,
+    YEAR_COL,
+)
 from .parsers import ParseError, parse_folder
 from .registry import DATASETS, DatasetSpec, get_spec
 from .sources import Attempt, DataSourceError, resolve
