@@ -48,9 +48,12 @@ class EmbeddingCache:
             except (OSError, ValueError, KeyError):
                 # An unreadable cache is only lost time: start again rather than fail the lesson.
                 return
-            if vectors.ndim == 2 and vectors.shape[1] == self.dimension:
+            # Keys are stored as a (n, 32) uint8 matrix: a bytes dtype ("S32") would strip
+            # digests' trailing NUL bytes and then miss them on lookup.
+            if (vectors.ndim == 2 and vectors.shape[1] == self.dimension and keys.ndim == 2
+                    and keys.shape == (len(vectors), 32) and keys.dtype == np.uint8):
                 self._vectors = vectors.astype(np.float32, copy=False)
-                self._rows = {bytes(k): i for i, k in enumerate(keys)}
+                self._rows = {k.tobytes(): i for i, k in enumerate(keys)}
 
     def __len__(self) -> int:
         with self._lock:
@@ -71,14 +74,20 @@ class EmbeddingCache:
             return
         with self._lock:
             self._load()
-            new = [(d, v) for d, v in zip(digests, vectors, strict=True) if d not in self._rows]
+            # A text can appear twice in one batch: keep its first vector only, so that row i
+            # of the vector matrix always belongs to key i.
+            new: dict[bytes, np.ndarray] = {}
+            for digest, vector in zip(digests, vectors, strict=True):
+                if digest not in self._rows and digest not in new:
+                    new[digest] = vector
             if not new:
                 return
             start = len(self._vectors)
-            self._vectors = np.vstack([self._vectors, np.stack([v for _, v in new]).astype(np.float32)])
-            for offset, (digest, _) in enumerate(new):
+            self._vectors = np.vstack([self._vectors, np.stack(list(new.values())).astype(np.float32)])
+            for offset, digest in enumerate(new):
                 self._rows[digest] = start + offset
-            keys = np.array(list(self._rows), dtype="S32")
+            ordered = sorted(self._rows.items(), key=lambda item: item[1])
+            keys = np.frombuffer(b"".join(d for d, _ in ordered), dtype=np.uint8).reshape(-1, 32)
             vectors = self._vectors
 
             def write(tmp: Path) -> None:
