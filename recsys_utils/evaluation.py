@@ -40,7 +40,10 @@ __all__ = [
     "holm_adjust",
     "paired_comparison",
     "compare_to_reference",
+    "cold_item_view",
     "rank_with_model",
+    "recall_curve",
+    "side_by_side",
     "select_on_validation",
     "summarise",
     "top_k_from_scores",
@@ -254,6 +257,63 @@ def select_on_validation(train_ratings: pd.DataFrame, candidates: Mapping[str, C
         scores[name] = metrics.mean_over_users(evaluate_ranked(ranked, data, ks=(k,))[metric])
     table = pd.Series(scores, name=f"validation {metric}")
     return str(table.idxmax()), table
+
+
+def recall_curve(ranked: np.ndarray, data: EvalData, rows: np.ndarray | None = None,
+                 max_k: int | None = None) -> np.ndarray:
+    """Mean Recall@K for K = 1..max_k (default: the list length), for a recall-at-K plot."""
+    rows = data.eval_rows if rows is None else np.asarray(rows, dtype=np.int64)
+    max_k = ranked.shape[1] if max_k is None else max_k
+    hits = metrics.hits_at_k(ranked, data.relevant[rows], max_k)
+    n_rel = metrics.n_relevant(data.relevant[rows]).astype(np.float64)
+    keep = n_rel > 0
+    return (np.cumsum(hits[keep], axis=1) / n_rel[keep, None]).mean(axis=0)
+
+
+def cold_item_view(ranked: Mapping[str, np.ndarray], data: EvalData, k: int = 20,
+                   max_train_ratings: int = 5, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """How each system treats rarely rated ("cold") movies, with at most ``max_train_ratings``.
+
+    ``share_cold_recommended``: share of the top-k slots given to cold movies.
+    ``cold_hits_per_1000_users``: relevant held-out cold movies found in the top k, per 1000 users
+    (the relevant cold movies are few, so a per-user recall would be mostly undefined).
+    """
+    rows = data.eval_rows if rows is None else np.asarray(rows, dtype=np.int64)
+    counts = np.asarray((data.train != 0).sum(axis=0)).ravel()
+    cold = counts <= max_train_ratings
+    relevant_cold = data.relevant[rows].multiply(cold[None, :]).tocsr()
+    out = {}
+    for name, lists in ranked.items():
+        top = lists[:, :k]
+        shown = top >= 0
+        share = float(cold[np.where(shown, top, 0)][shown].mean()) if shown.any() else 0.0
+        cold_hits = metrics.hits_at_k(top, relevant_cold, k).sum()
+        out[name] = {"share_cold_recommended": share, "cold_hits_per_1000_users": 1000.0 * cold_hits / rows.size}
+    table = pd.DataFrame(out).T
+    table.attrs["n_cold_movies"] = int(cold.sum())
+    table.attrs["n_relevant_cold"] = int(relevant_cold.nnz)
+    return table
+
+
+def side_by_side(ranked: Mapping[str, np.ndarray], data: EvalData, movies: pd.DataFrame, user_position: int,
+                 k: int = 5, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """One user's top-k titles under each system, a check mark on held-out movies they liked."""
+    from .constants import TITLE_COL
+
+    rows = data.eval_rows if rows is None else np.asarray(rows, dtype=np.int64)
+    titles = movies.set_index(ITEM_COL)[TITLE_COL]
+    liked = set(data.relevant[rows[user_position]].indices.tolist())
+    table = {}
+    for name, lists in ranked.items():
+        cells = []
+        for col in lists[user_position, :k]:
+            if col < 0:
+                cells.append("")
+                continue
+            mark = "✓ " if col in liked else ""
+            cells.append(mark + str(titles.get(int(data.item_ids[col]), data.item_ids[col])))
+        table[name] = cells
+    return pd.DataFrame(table, index=pd.RangeIndex(1, k + 1, name="rank"))
 
 
 # ---------------------------------------------------------------------------------------------

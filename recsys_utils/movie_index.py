@@ -42,6 +42,7 @@ class IndexReport:
     embed_seconds: float = 0.0
     upsert_seconds: float = 0.0
     embedding_stats: dict[str, int] = field(default_factory=dict)
+    metadata_bytes: int = 0  # JSON size of all metadata, for the index-size estimate
 
 
 def movie_metadata(movies: pd.DataFrame, ratings: pd.DataFrame | None) -> list[dict[str, Any]]:
@@ -132,7 +133,9 @@ def index_movies(
         logger.info(
             "movie index %r already holds this content (%s...); nothing to do", store.name, wanted[:12]
         )
-        return IndexReport(store, True, len(ids), wanted, time.perf_counter() - start)
+        return IndexReport(
+            store, True, len(ids), wanted, time.perf_counter() - start, metadata_bytes=_json_bytes(metadata)
+        )
 
     embed_start = time.perf_counter()
     vectors = embedder.encode(texts)
@@ -158,6 +161,52 @@ def index_movies(
         upsert_seconds,
         dict(embedder.last_stats),
     )
+
+
+def _json_bytes(metadata: list[dict]) -> int:
+    return sum(len(json.dumps(m, ensure_ascii=False).encode("utf-8")) for m in metadata)
+
+
+def matches_records(matches) -> list[dict[str, Any]]:
+    """Query matches as JSON-friendly rows (missing values are None, never NaN)."""
+    rows = []
+    for match in matches:
+        meta = match.metadata or {}
+        rows.append(
+            {
+                "score": round(match.score, 3),
+                "title": meta.get("title"),
+                "year": meta.get("year"),
+                "genres": ", ".join(meta.get("genres", [])),
+                "mean_rating": meta.get("mean_rating"),
+                "ratings": meta.get("rating_count"),
+                "imdb": meta.get("imdb_rating"),
+            }
+        )
+    return rows
+
+
+def matches_table(matches) -> pd.DataFrame:
+    """Query matches as a small table for display."""
+    return pd.DataFrame(matches_records(matches))
+
+
+def similar_to(
+    store: VectorStore, movies: pd.DataFrame, title: str, top_k: int = 5, filter: dict | None = None
+):
+    """Movies whose vectors are closest to the movie titled ``title`` (the movie itself left out)."""
+    found = movies[movies[TITLE_COL].str.casefold() == title.casefold()]
+    if found.empty:
+        close = movies[movies[TITLE_COL].str.contains(title.split()[0], case=False, regex=False)][
+            TITLE_COL
+        ].head(5)
+        raise KeyError(f"no movie titled {title!r}; similar titles: {close.tolist()}")
+    movie_id = str(int(found[ITEM_COL].iloc[0]))
+    record = store.fetch([movie_id]).get(movie_id)
+    if record is None:
+        raise KeyError(f"movie {title!r} (id {movie_id}) is not in the index; run ensure_movie_index first")
+    matches = store.query(record.vector, top_k=top_k + 1, filter=filter)
+    return [m for m in matches if m.id != movie_id][:top_k]
 
 
 def ensure_movie_index(data, backend: str = "auto", store: VectorStore | None = None, **kw) -> VectorStore:

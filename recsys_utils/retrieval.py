@@ -40,6 +40,7 @@ __all__ = [
     "profile_query",
     "reciprocal_rank_fusion",
     "retrieve_unrated",
+    "select_hybrid_alpha",
     "seed_movies",
 ]
 
@@ -214,8 +215,12 @@ def _zscore_rows(values: np.ndarray) -> np.ndarray:
 
 
 def hybrid_rerank(store, user_vectors: np.ndarray, cf_model, data: EvalData, rows: np.ndarray, k: int,
-                  n_candidates: int = 200, alpha: float = 0.5) -> np.ndarray:
+                  n_candidates: int | None = None, alpha: float = 0.5) -> np.ndarray:
     """Content retrieval proposes ``n_candidates`` unrated movies; a CF model helps order them.
+
+    ``n_candidates=None`` fetches the content similarity of every catalogue movie through the
+    store (a blend over the whole catalogue); a small number such as 200 makes retrieval a
+    candidate generator whose misses the CF model can no longer repair.
 
     score = alpha * z(content similarity) + (1 - alpha) * z(CF score), each z-scored within the
     user's candidates (the two scales are unrelated, so raw scores cannot be added).
@@ -224,10 +229,11 @@ def hybrid_rerank(store, user_vectors: np.ndarray, cf_model, data: EvalData, row
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    n_candidates = data.n_items if n_candidates is None else n_candidates
     if n_candidates < k:
         raise ValueError(f"n_candidates ({n_candidates}) must be at least k ({k})")
     rows = np.asarray(rows, dtype=np.int64)
-    columns, content = retrieve_unrated(store, np.asarray(user_vectors)[rows], data, rows, n_candidates)
+    columns, content = retrieve_unrated(store, np.asarray(user_vectors)[rows], data, rows, min(n_candidates, data.n_items))
     cf_all = cf_model.score(rows)
     cf = np.take_along_axis(cf_all, np.where(columns >= 0, columns, 0), axis=1).astype(np.float64)
     cf[columns < 0] = -np.inf
@@ -237,3 +243,30 @@ def hybrid_rerank(store, user_vectors: np.ndarray, cf_model, data: EvalData, row
     ranked = np.take_along_axis(columns, order, axis=1)
     ranked[np.take_along_axis(blended, order, axis=1) == -np.inf] = -1
     return ranked
+
+
+def select_hybrid_alpha(store, item_vectors: np.ndarray, movies: pd.DataFrame, train_ratings: pd.DataFrame,
+                        make_cf, alphas=(0.1, 0.3, 0.5, 0.7, 0.9), n_candidates: int | None = None,
+                        k: int = 10, holdout_fraction: float = 0.2) -> tuple[float, pd.Series]:
+    """Choose the hybrid's ``alpha`` on validation data (each user's latest training ratings).
+
+    Profiles and the CF model (``make_cf()``, unfitted) are rebuilt from the earlier training
+    ratings only, so the test set plays no part. Returns the best alpha and nDCG@k per alpha.
+    """
+    from .embeddings import user_embeddings
+    from .evaluation import build_eval_data, evaluate_ranked
+    from .splits import temporal_holdout
+
+    fit_part, validation = temporal_holdout(train_ratings, holdout_fraction)
+    data = build_eval_data(fit_part, validation, movies[ITEM_COL])
+    users, profiles = user_embeddings(fit_part, movies, item_vectors)
+    if not np.array_equal(users, data.user_ids):
+        raise ValueError("profile users and validation users differ; pass ratings with at least 2 per user")
+    cf = make_cf().fit(data.train)
+    rows = data.eval_rows
+    scores = {}
+    for alpha in alphas:
+        ranked = hybrid_rerank(store, profiles, cf, data, rows, k, n_candidates, alpha)
+        scores[float(alpha)] = metrics.mean_over_users(evaluate_ranked(ranked, data, rows, ks=(k,))[f"ndcg@{k}"])
+    table = pd.Series(scores, name=f"validation ndcg@{k}")
+    return float(table.idxmax()), table

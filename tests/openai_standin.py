@@ -10,8 +10,8 @@ Behaviour is chosen with ``server.mode`` (tests change it between calls):
 ``grounded``   answers with a sentence built only from the ``<facts>`` block of the prompt.
 ``ungrounded`` answers with an invented title, year and rating (the faithfulness check must
                catch it).
-``mixed``      ungrounded for every third distinct prompt, grounded otherwise: a stable mix so
-               a lesson run shows some fallbacks.
+``mixed``      ungrounded for the 2nd, 5th, 8th... request, grounded otherwise: a fixed mix
+               so a lesson run (whose requests come in a fixed order) shows some fallbacks.
 ``malformed``  HTTP 200 whose body is not a chat completion (JSON without choices).
 ``garbage``    HTTP 200 whose body is not JSON at all.
 ``slow``       waits ``slow_seconds`` before answering, longer than the client's timeout.
@@ -24,7 +24,7 @@ prints the ``OPENAI_BASE_URL`` to export.
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
 import json
 import re
 import threading
@@ -90,8 +90,9 @@ class OpenAIStandIn:
         if mode == "garbage":
             return 200, b"<html>this is not json"
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
-        facts = _parse_facts(prompt)
-        ungrounded = mode == "ungrounded" or (mode == "mixed" and _stable_bucket(prompt) == 0)
+        # The facts travel in the user message (the system message only names the delimiters).
+        facts = _parse_facts("\n".join(str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user"))
+        ungrounded = mode == "ungrounded" or (mode == "mixed" and count % 3 == 2)
         text = _ungrounded_text(facts) if ungrounded else _grounded_text(facts)
         return 200, json.dumps(_completion(body.get("model", "stand-in"), text, prompt)).encode()
 
@@ -134,10 +135,6 @@ def _parse_facts(prompt: str) -> dict:
         return json.loads(match.group(1))
     except json.JSONDecodeError:
         return {}
-
-
-def _stable_bucket(prompt: str) -> int:
-    return int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % 3
 
 
 def _grounded_text(facts: dict) -> str:
@@ -190,10 +187,8 @@ def main() -> None:
     args = parser.parse_args()
     with OpenAIStandIn(api_key=args.key, mode=args.mode) as server:
         print(f"export OPENAI_BASE_URL={server.base_url}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..constants import EMBEDDING_DIM, TEXT_COL
+from ..constants import EMBEDDING_DIM, EMBEDDING_MODEL, TEXT_COL
 from ..paths import cache_dir as default_cache_dir
 from .cache import EmbeddingCache, text_digest
 from .model import ResolvedModel, load_sentence_transformer, resolve_model
@@ -69,9 +69,9 @@ class Embedder:
 
     @cached_property
     def dimension(self) -> int:
-        if self.resolved.source == "local-folder":
+        if self.resolved.source == "local-folder" or self.resolved.name != EMBEDDING_MODEL:
             return int(self.model.get_sentence_embedding_dimension())
-        return EMBEDDING_DIM
+        return EMBEDDING_DIM  # known without loading the model, so an up-to-date index never loads it
 
     @cached_property
     def cache(self) -> EmbeddingCache:

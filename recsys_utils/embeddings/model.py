@@ -19,13 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 from ..constants import EMBEDDING_MODEL
 from ..fileio import sha256_file
@@ -90,32 +88,32 @@ def _looks_like_model_folder(folder: Path) -> bool:
     return folder.is_dir() and (folder / "config.json").is_file()
 
 
-def _hub_endpoint_host() -> tuple[str, int]:
+def _hub_endpoint() -> str:
     from huggingface_hub import constants
 
-    parsed = urlparse(constants.ENDPOINT)
-    return parsed.hostname or "", parsed.port or (443 if parsed.scheme == "https" else 80)
+    return constants.ENDPOINT
 
 
 def hub_is_reachable(timeout: float | None = None) -> bool:
-    """True when a TCP connection to the Hub endpoint opens within ``timeout`` seconds.
+    """True when the Hub endpoint answers an HTTP request within ``timeout`` seconds.
 
-    Name lookup can hang on a machine without DNS, so the whole probe runs in a worker
-    thread with a hard deadline rather than relying on the socket timeout alone.
+    An HTTP answer is required (not just an open TCP connection): sandboxes and proxies can
+    accept connections they never complete. Name lookup can hang on a machine without DNS,
+    so the probe runs in a worker thread with a hard deadline.
     """
+    import httpx
+
     timeout = float(os.environ.get(PROBE_TIMEOUT_ENV, "2")) if timeout is None else timeout
-    host, port = _hub_endpoint_host()
-    if not host:
-        return False
+    endpoint = _hub_endpoint()
 
     def probe() -> bool:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
+        response = httpx.head(endpoint, timeout=timeout, follow_redirects=False)
+        return response.status_code < 500
 
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         return pool.submit(probe).result(timeout=timeout + 0.5)
-    except (OSError, FutureTimeout):
+    except (httpx.HTTPError, OSError, FutureTimeout):
         return False
     finally:
         pool.shutdown(wait=False)
@@ -142,8 +140,9 @@ def _try_hub(name: str, steps: list[str]) -> ResolvedModel | None:
         _log_step(steps, "hub: HF_HUB_OFFLINE is set, not downloading")
         return None
     if not hub_is_reachable():
-        host, _ = _hub_endpoint_host()
-        _log_step(steps, f"hub: {host} is not reachable from this machine (short probe), not downloading")
+        _log_step(
+            steps, f"hub: {_hub_endpoint()} is not reachable from this machine (short probe), not downloading"
+        )
         return None
     try:
         folder = Path(snapshot_download(name))

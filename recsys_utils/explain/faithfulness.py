@@ -22,11 +22,14 @@ How each kind of claim is found:
 Known limits, on purpose: numbers are matched by value, not by meaning ("won 5 Oscars" passes
 when some given rating is 5); an invented name is caught only when it is quoted, follows a cue
 or is in the catalogue; paraphrased plot claims ("a heist film") are not facts this check can
-see. The lesson measures how often the check catches planted errors.
+see; genres are checked against all the given movies together, so "Interstellar is romantic"
+passes when a liked movie is a romance. The lesson measures how often the check catches
+planted errors.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -102,8 +105,13 @@ def check_faithfulness(
     user: UserContext,
     movie: MovieFacts,
     catalog: TitleCatalog | Iterable[str] | None = None,
+    require_title: bool = True,
 ) -> FaithfulnessResult:
-    """Every title, genre, year and number stated in ``text`` must be among the facts given."""
+    """Every title, genre, year and number stated in ``text`` must be among the facts given.
+
+    With ``require_title`` the text must also name the recommended movie: an answer that
+    explains nothing (or obeys an instruction hidden in the data instead) does not pass.
+    """
     if not isinstance(text, str) or not text.strip():
         return FaithfulnessResult(False, (Violation("empty", repr(text), "the explanation is empty"),), ())
     sheet = fact_sheet(user, movie)
@@ -113,15 +121,20 @@ def check_faithfulness(
     masked = text
     for title, variants in ((t, _title_variants(t)) for t in sheet.titles):
         for variant in variants:
-            pattern = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, variant.split())) + r"(?!\w)", re.IGNORECASE)
-            masked, found = pattern.subn(_MASK, masked)
+            masked, found = _title_pattern(variant).subn(_MASK, masked)
             if found and f"title: {title}" not in cited:
                 cited.append(f"title: {title}")
+    if require_title and f"title: {movie.title}" not in cited:
+        violations.append(Violation("title", movie.title, "the recommended movie is not named"))
     if user.wish and user.wish.strip():
         # Quoting the user's own wish back is not a claim about movies.
         masked = masked.replace(user.wish.strip(), _MASK)
 
-    violations += _invented_titles(masked, catalog)
+    invented = _invented_titles(masked, catalog)
+    violations += invented
+    for violation in invented:
+        # An invented title is one claim: its digits ("2049") are not also reported as years.
+        masked = masked.replace(violation.stated, _MASK)
     allowed_genres = {genre_words.genre_key(g) for g in sheet.genres}
     wished = {key for _, key in genre_words.find_genres(user.wish or "")}
     for surface, key in genre_words.find_genres(masked):
@@ -179,11 +192,13 @@ def _invented_titles(masked: str, catalog: TitleCatalog | Iterable[str] | None) 
         catalog = catalog if isinstance(catalog, TitleCatalog) else TitleCatalog(catalog)
         for title in catalog.find(masked):
             found.append(Violation("title", title, "a known movie title that is not among the facts"))
-    # One invented name can trip several rules; report it once.
+    # One invented name can trip several rules ("Blade Runner 2049" after a cue, "Blade Runner"
+    # from the catalogue); report it once, under its longest reading.
     unique: dict[str, Violation] = {}
-    for violation in found:
-        unique.setdefault(violation.stated, violation)
-    return list(unique.values())
+    for violation in sorted(found, key=lambda v: -len(v.stated)):
+        if not any(violation.stated in longer for longer in unique):
+            unique[violation.stated] = violation
+    return sorted(unique.values(), key=lambda v: masked.find(v.stated))
 
 
 def _runs_after_cues(masked: str) -> list[str]:
@@ -212,6 +227,12 @@ def _looks_like_title(run: str) -> bool:
     if not any(re.search(r"[a-z]", w) for w in content):
         return False  # numbers are judged by the number rule
     return not all(w in _NOT_TITLES or genre_words.is_genre_word(w) for w in content)
+
+
+@functools.lru_cache(maxsize=8192)
+def _title_pattern(variant: str) -> re.Pattern:
+    # Cached: a catalogue has a few thousand titles and each is checked again and again.
+    return re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, variant.split())) + r"(?!\w)", re.IGNORECASE)
 
 
 def _title_variants(title: str) -> list[str]:

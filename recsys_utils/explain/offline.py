@@ -85,7 +85,7 @@ def _shared_genres(rng: random.Random, anchor: LikedMovie | None, movie: MovieFa
     shared = _shared(anchor, movie)
     if not shared:
         return None
-    names = " and ".join(shared[:3])
+    names = _join(shared[:3])
     noun = "genre" if len(shared[:3]) == 1 else "genres"
     return rng.choice(
         [
@@ -121,7 +121,7 @@ def _ratings(rng: random.Random, movie: MovieFacts) -> str | None:
     elif movie.rotten_tomatoes is not None:
         options.append(f"Critics give it {movie.rotten_tomatoes:.0f}% on Rotten Tomatoes.")
     if movie.mean_rating is not None:
-        count = f" across {movie.n_ratings} ratings" if movie.n_ratings else ""
+        count = f" across {movie.n_ratings} rating{'s' if movie.n_ratings != 1 else ''}" if movie.n_ratings else ""
         options.append(f"MovieLens viewers give it {movie.mean_rating:.1f} out of 5 on average{count}.")
     return rng.choice(options) if options else None
 
@@ -134,3 +134,7 @@ def _wish(user: UserContext, movie: MovieFacts) -> str | None:
         if key in movie_keys:
             return f"It also fits your wish for {surface.lower()}."
     return None
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"

@@ -21,7 +21,14 @@ import gymnasium as gym
 import numpy as np
 
 from .features import ObservationLayout, build_observation
-from .simulator import SimulatorConfig, UserResponseModel, genre_boredom, next_patience, user_leaves
+from .simulator import (
+    SimulatorConfig,
+    UserResponseModel,
+    boredom_from_overlap,
+    genre_overlap,
+    next_patience,
+    user_leaves,
+)
 from .world import SimulationWorld
 
 
@@ -85,10 +92,11 @@ class RecommendationEnv(gym.Env):
         item = int(self.world.pool_items[self._row, slot])
         rating = float(self.world.pool_ratings[self._row, slot])
         genres = self.world.catalog.genres[item]
-        boredom = float(genre_boredom(genres[None, :], self._window_counts, self.config.boredom_window)[0])
+        overlap = genre_overlap(genres[None, :], self._window_counts, self.config.boredom_window)[0]
+        boredom = float(boredom_from_overlap(overlap, self.config.boredom_tolerance))
         click, watch, like = self.response.sample(self.np_random, rating, boredom)
         reward = self.response.reward(click, watch, like)
-        self._patience = next_patience(self.config, self._patience, click, like)
+        self._patience = next_patience(self.config, self._patience, click)
         left = user_leaves(self.config, self.np_random, self._patience)
         self._remember(item, slot)
         self._last_feedback[:] = (click, watch, like)
@@ -109,7 +117,8 @@ class RecommendationEnv(gym.Env):
         """The simulator's expected immediate reward of each candidate on offer (oracle only)."""
         items = self.world.pool_items[self._row, self._slate]
         ratings = self.world.pool_ratings[self._row, self._slate]
-        boredom = genre_boredom(self.world.catalog.genres[items], self._window_counts, self.config.boredom_window)
+        overlap = genre_overlap(self.world.catalog.genres[items], self._window_counts, self.config.boredom_window)
+        boredom = boredom_from_overlap(overlap, self.config.boredom_tolerance)
         return self.response.expected_reward(ratings, boredom)
 
     @property

@@ -15,8 +15,8 @@ candidates             k * (3+G)   per candidate: similarity, popularity, recent
                                    then its G genre flags
 =====================  ==========  ===========================================================
 
-"recent-genre overlap" is the same share the simulator's boredom uses, computed from the
-recommendation history the agent itself produced; the simulator's boredom *weight*, the user's
+"recent-genre overlap" is the same share the simulator's boredom starts from, computed from the
+recommendation history the agent itself produced; the simulator's boredom tolerance and weight, the user's
 patience and the true ratings stay hidden.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .simulator import genre_boredom
+from .simulator import genre_overlap
 
 CANDIDATE_FEATURES = ("similarity", "popularity", "recent_genre_overlap")
 FEEDBACK_SIZE = 3
@@ -108,7 +108,7 @@ def build_observation(
     block = layout.candidate_block(obs)
     block[:, 0] = cand_similarity
     block[:, 1] = cand_popularity
-    block[:, 2] = genre_boredom(cand_genres, window_genre_counts, layout.window)
+    block[:, 2] = genre_overlap(cand_genres, window_genre_counts, layout.window)
     block[:, 3:] = cand_genres
     if cand_valid is not None:
         block[~cand_valid] = 0.0

@@ -26,12 +26,13 @@ class SimulatorConfig:
 
     Choice model (multinomial logit over the recommended movie and "no click"):
         click_intercept: utility of a movie predicted at ``rating_center`` stars, relative to
-            no click (utility ``no_click_utility``). 0.5 gives a 62% click chance for such a
-            movie when the user is fresh.
+            no click (utility ``no_click_utility``). 1.0 gives a 73% click chance for such a
+            movie when the user is fresh (retrieved pools average ~3.2 predicted stars, so a
+            typical candidate is clicked a bit over half the time).
         rating_center: the predicted rating (stars) at which ``click_intercept`` applies.
             3.5 is close to MovieLens' mean rating, so an average film is a coin flip-plus.
         rating_weight: utility per predicted star above ``rating_center``. 2.0 makes a 4.5-star
-            prediction ~92% and a 2.5-star one ~18% clickable.
+            prediction ~95% and a 2.5-star one ~27% clickable.
         no_click_utility: utility of leaving the recommendation unclicked (the logit's outside
             option), fixed at 0 as the reference level.
     Watching and liking (only after a click):
@@ -47,19 +48,23 @@ class SimulatorConfig:
         long_term_dynamics: False switches boredom and patience off (the ablation); leaving at
             the base rate remains because it does not depend on what was recommended.
         boredom_window: how many recent recommendations the user remembers (5).
-        boredom_weight: utility lost when every movie in the window shared a genre with the
-            candidate (boredom = max over the candidate's genres of the window share, 0..1).
-            2.5 makes a fully repeated genre cost more than a star of predicted rating.
+        boredom_tolerance: share of the window one genre may fill before the user gets bored
+            (0.4: two dramas in the last five are fine, a third starts to bore).
+        boredom_weight: utility lost at full boredom. Boredom is 0 up to the tolerance and
+            rises linearly to 1 when every movie in the window shared one of the candidate's
+            genres. 2.5 makes a fully repeated genre cost more than a star of predicted rating.
         initial_patience: patience at the start of a session (1.0).
         patience_drop: patience lost after a recommendation that was not clicked (0.25: four
             misses in a row and the user is gone).
-        patience_recovery: patience regained after a like (0.1, capped at initial_patience).
+        patience_recovery: patience regained after a click (0.1, capped at initial_patience);
+            at a 50% click rate patience drifts down 0.075 a step, so a mediocre session
+            lasts about a dozen steps and a good one reaches the cap of ``max_steps``.
         leave_base: chance of leaving after any step whatever was shown (0.02 per step): real
             sessions end for reasons unrelated to the recommendations.
         max_steps: the session is cut after this many recommendations (20).
     """
 
-    click_intercept: float = 0.5
+    click_intercept: float = 1.0
     rating_center: float = 3.5
     rating_weight: float = 2.0
     no_click_utility: float = 0.0
@@ -72,6 +77,7 @@ class SimulatorConfig:
     like_reward: float = 0.5
     long_term_dynamics: bool = True
     boredom_window: int = 5
+    boredom_tolerance: float = 0.4
     boredom_weight: float = 2.5
     initial_patience: float = 1.0
     patience_drop: float = 0.25
@@ -84,6 +90,8 @@ class SimulatorConfig:
             raise ValueError("max_steps and boredom_window must be at least 1")
         if not 0.0 <= self.leave_base < 1.0:
             raise ValueError(f"leave_base={self.leave_base} must be a probability in [0, 1)")
+        if not 0.0 <= self.boredom_tolerance < 1.0:
+            raise ValueError(f"boredom_tolerance={self.boredom_tolerance} must be in [0, 1)")
         if self.initial_patience <= 0 or self.patience_drop < 0 or self.patience_recovery < 0:
             raise ValueError("initial_patience must be > 0 and patience_drop/recovery >= 0")
 
@@ -99,14 +107,19 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def genre_boredom(candidate_genres: np.ndarray, window_genre_counts: np.ndarray, window: int) -> np.ndarray:
+def genre_overlap(candidate_genres: np.ndarray, window_genre_counts: np.ndarray, window: int) -> np.ndarray:
     """Per candidate, the largest share of the recent window taken by one of its genres (0..1).
 
     ``candidate_genres`` is (..., K, G) multi-hot, ``window_genre_counts`` (..., G) counts of
-    each genre among the last ``window`` recommendations. A movie with no genre is never boring.
+    each genre among the last ``window`` recommendations. A movie with no genre scores 0.
     """
     shares = window_genre_counts[..., None, :] / float(window)
     return (candidate_genres * shares).max(axis=-1)
+
+
+def boredom_from_overlap(overlap: np.ndarray, tolerance: float) -> np.ndarray:
+    """0 while the overlap stays within ``tolerance``, rising linearly to 1 at full overlap."""
+    return np.clip((overlap - tolerance) / (1.0 - tolerance), 0.0, 1.0)
 
 
 class UserResponseModel:
@@ -162,12 +175,12 @@ class SessionState:
     left: bool = False
 
 
-def next_patience(config: SimulatorConfig, patience: float, click: float, like: float) -> float:
+def next_patience(config: SimulatorConfig, patience: float, click: float) -> float:
     if not config.long_term_dynamics:
         return patience
     if not click:
         patience -= config.patience_drop
-    if like:
+    else:
         patience = min(config.initial_patience, patience + config.patience_recovery)
     return patience
 

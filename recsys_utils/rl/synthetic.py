@@ -10,7 +10,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..constants import GENRES_COL, ITEM_COL, RATING_COL, TEXT_COL, TIMESTAMP_COL, TITLE_COL, USER_COL, YEAR_COL
+from ..constants import (
+    GENRES_COL,
+    ITEM_COL,
+    RATING_COL,
+    TEXT_COL,
+    TIMESTAMP_COL,
+    TITLE_COL,
+    USER_COL,
+    YEAR_COL,
+)
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Animation"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,8 +22,9 @@ class VectorStoreError(RuntimeError):
     """A store cannot do what was asked (wrong dimension, metric mismatch, bad record)."""
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
+    """One query result. A NamedTuple because queries build many of them on the hot path."""
+
     id: str
     score: float
     metadata: dict[str, Any] | None = None

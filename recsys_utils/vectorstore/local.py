@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -64,13 +65,6 @@ class _Namespace:
 
 def _empty(dimension: int) -> _Namespace:
     return _Namespace([], np.empty((0, dimension), dtype=np.float32), [])
-
-
-def _top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest scores, best first (ties: lower index first)."""
-    n = scores.shape[-1]
-    part = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
-    return part[np.lexsort((part, -scores[part]))]
 
 
 class LocalVectorStore(VectorStore):
@@ -227,14 +221,6 @@ class LocalVectorStore(VectorStore):
             self._save([])
 
     # ---- reads -------------------------------------------------------------------------
-    def _normalised(self, q: np.ndarray) -> np.ndarray:
-        if self.metric == "cosine":
-            norm = float(np.sqrt(q @ q))
-            if norm == 0.0:
-                raise VectorStoreError("query vector is all zeros; it has no direction to compare")
-            return q / norm
-        return q
-
     def _candidates(self, ns: _Namespace, flt: dict | None) -> tuple[np.ndarray, np.ndarray | None]:
         """The matrix to score and, under a filter, the original rows it holds."""
         if flt is None:
@@ -250,24 +236,41 @@ class LocalVectorStore(VectorStore):
         include_metadata: bool = True,
         namespace: str = "",
     ) -> list[Match]:
+        # Hot path (benchmarks/bench_vectorstore.py holds it within 1.5x of a bare matvec):
+        # rank on the raw dot products and scale only the k winners by the query norm.
         top_k = check_top_k(top_k)
-        q = self._normalised(query_vector(vector, self.dimension))
+        q = query_vector(vector, self.dimension)
         ns = self._namespaces.get(namespace)
-        if ns is None or len(ns) == 0:
+        if ns is None or ns.matrix.shape[0] == 0:
             if filter is not None:
                 filter_mask(filter, MetadataColumns([]))  # still reject an invalid filter
             return []
-        matrix, rows = self._candidates(ns, filter)
-        if len(matrix) == 0:
+        if filter is None:
+            matrix, rows = ns.matrix, None
+        else:
+            matrix, rows = self._candidates(ns, filter)
+        n = matrix.shape[0]
+        if n == 0:
             return []
         scores = matrix @ q
-        best = _top_k_rows(scores, min(top_k, len(scores)))
-        picked = best if rows is None else rows[best]
+        k = min(top_k, n)
+        part = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
+        best = part[np.argsort(-scores[part])]
+        scale = self._query_scale(q)
+        picked = (best if rows is None else rows[best]).tolist()
+        top_scores = (scores[best] * scale).tolist()
         ids, metadata = ns.ids, ns.metadata
-        return [
-            Match(ids[row], float(score), metadata[row] if include_metadata else None)
-            for row, score in zip(picked.tolist(), scores[best].tolist(), strict=True)
-        ]
+        if include_metadata:
+            return [Match(ids[r], s, metadata[r]) for r, s in zip(picked, top_scores, strict=True)]
+        return [Match(ids[r], s, None) for r, s in zip(picked, top_scores, strict=True)]
+
+    def _query_scale(self, q: np.ndarray) -> float:
+        if self.metric != "cosine":
+            return 1.0
+        squared = float(np.dot(q, q))
+        if squared == 0.0:
+            raise VectorStoreError("query vector is all zeros; it has no direction to compare")
+        return 1.0 / math.sqrt(squared)
 
     def query_many(
         self, vectors, top_k: int, filter: dict | None = None, namespace: str = ""

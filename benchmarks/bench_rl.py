@@ -1,0 +1,115 @@
+"""Environment and training throughput of lesson 04, as figures and ratios measured in one run.
+
+    .venv/bin/python benchmarks/bench_rl.py [--steps 4000] [--world synthetic|movielens]
+
+Measures, on the same world:
+
+- raw environment steps per second (random actions, gymnasium API, no agent);
+- the myopic greedy baseline's decision throughput (batched, as in evaluation);
+- training steps per second for DQN and PPO with the lesson's hyperparameters, with torch
+  limited to 1 thread and with torch's default thread count, alternated so machine noise hits
+  both alike. The ratio justifies ``torch.set_num_threads(1)`` in ``agents.make_agent``.
+
+``--world movielens`` uses ml-100k and the lesson's vector store (needs lesson 01-02's data);
+the default synthetic world needs nothing and has the same code path and a similar size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def build_world(kind: str):
+    from recsys_utils.rl.simulator import SimulatorConfig
+
+    if kind == "movielens":
+        from recsys_utils.data import load_movielens
+        from recsys_utils.rl.experiment import prepare_movielens_world
+        from recsys_utils.splits import load_splits
+
+        data = load_movielens("ml-100k")
+        return prepare_movielens_world(data, load_splits(data), SimulatorConfig())[0]
+    from recsys_utils.rl.synthetic import synthetic_world
+
+    return synthetic_world(seed=0, n_users=300, n_movies=600, pool_size=40, taste_dim=16)
+
+
+def measure_env(world, steps: int) -> float:
+    from recsys_utils.rl.env import RecommendationEnv
+
+    env = RecommendationEnv(world, "train")
+    rng = np.random.default_rng(0)
+    taken, episode = 0, 0
+    env.reset(seed=episode)
+    start = time.perf_counter()
+    while taken < steps:
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(env.k)))
+        taken += 1
+        if terminated or truncated:
+            episode += 1
+            env.reset(seed=episode)
+    return taken / (time.perf_counter() - start)
+
+
+def measure_training(world, algorithm: str, steps: int, threads: int | None) -> float:
+    import torch
+
+    from recsys_utils.rl.agents import make_agent
+    from recsys_utils.rl.env import RecommendationEnv
+
+    model = make_agent(algorithm, lambda: RecommendationEnv(world, "train"), seed=0)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    # Warm-up past DQN's learning_starts so the timed part includes gradient steps.
+    model.learn(total_timesteps=1_200)
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps, reset_num_timesteps=False)
+    return steps / (time.perf_counter() - start)
+
+
+def measure_greedy(world, sessions: int) -> float:
+    from recsys_utils.rl.baselines import fit_myopic_greedy
+    from recsys_utils.rl.env import RecommendationEnv
+    from recsys_utils.rl.rollouts import run_sessions
+    from recsys_utils.rl.simulator import SimulatorConfig
+
+    greedy = fit_myopic_greedy(lambda: RecommendationEnv(world, "train"), n_episodes=300, seed=0)
+    start = time.perf_counter()
+    rollouts = run_sessions(greedy, world, "test", SimulatorConfig(), 10, seed=0, episodes_per_user=sessions)
+    return float(rollouts.lengths.sum()) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4000, help="timed training steps per measurement")
+    parser.add_argument("--world", choices=("synthetic", "movielens"), default="synthetic")
+    args = parser.parse_args()
+    import torch
+
+    default_threads = torch.get_num_threads()
+    world = build_world(args.world)
+    print(f"world: {args.world}, {len(world.user_ids)} users, pool {world.pool_size}; cores: {os.cpu_count()}; "
+          f"torch default threads: {default_threads}")
+    env_rate = measure_env(world, 20_000)
+    print(f"environment: {env_rate:,.0f} steps/s (random actions, no agent)")
+    print(f"myopic greedy evaluation: {measure_greedy(world, 2):,.0f} steps/s (batched reward model + env)")
+    rates = {}
+    for algorithm in ("DQN", "PPO"):
+        one, default = [], []
+        for _ in range(2):  # alternate so background load hits both settings alike
+            one.append(measure_training(world, algorithm, args.steps, 1))
+            default.append(measure_training(world, algorithm, args.steps, default_threads))
+        rates[algorithm] = (float(np.median(one)), float(np.median(default)))
+        print(f"{algorithm} training: {rates[algorithm][0]:,.0f} steps/s with 1 torch thread, "
+              f"{rates[algorithm][1]:,.0f} with {default_threads}: 1 thread is "
+              f"{rates[algorithm][0] / rates[algorithm][1]:.2f}x the default")
+    print(f"ratios: environment / DQN training = {env_rate / rates['DQN'][0]:.1f}x, environment / PPO training = "
+          f"{env_rate / rates['PPO'][0]:.1f}x, PPO / DQN training speed = {rates['PPO'][0] / rates['DQN'][0]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Small measurements of what a movie embedding space holds (used by lesson 02)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from ..constants import ITEM_COL, RATING_COL, USER_COL
+
+
+def measure_throughput(texts: list[str], embedder=None) -> dict[str, float]:
+    """Sentences per second of a cold encode of ``texts``: the disk cache is bypassed."""
+    from .encoder import Embedder
+
+    embedder = embedder or Embedder()
+    embedder._encode_uncached(texts[: embedder.batch_size])  # warm-up: the first call pays one-off setup
+    start = time.perf_counter()
+    embedder._encode_uncached(texts)
+    seconds = time.perf_counter() - start
+    return {"texts": len(texts), "seconds": seconds, "sentences_per_second": len(texts) / seconds}
+
+
+def nearest_neighbours(vectors: np.ndarray, k: int) -> np.ndarray:
+    """Row indices of each row's k nearest other rows by cosine (unit vectors assumed)."""
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -np.inf)
+    part = np.argpartition(-similarity, k, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(similarity, part, axis=1), axis=1)
+    return np.take_along_axis(part, order, axis=1)
+
+
+def genre_neighbour_agreement(
+    vectors: np.ndarray, genres: list[list[str]], k: int = 10, seed: int = 42
+) -> dict[str, float]:
+    """Share of (movie, k-nearest-neighbour) pairs with a genre in common, against random pairs.
+
+    If the embedding held no genre information, neighbours would agree no more often than
+    random pairs do; the gap is what the text encoder captured.
+    """
+    sets = [set(g) for g in genres]
+    neighbours = nearest_neighbours(vectors, k)
+    agree = np.mean([bool(sets[i] & sets[j]) for i, row in enumerate(neighbours) for j in row])
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, len(sets), size=(2, 20_000))
+    keep = a != b
+    baseline = np.mean([bool(sets[i] & sets[j]) for i, j in zip(a[keep], b[keep], strict=True)])
+    return {"neighbour_genre_agreement": float(agree), "random_pair_genre_agreement": float(baseline), "k": k}
+
+
+def text_vs_corating_similarity(
+    vectors: np.ndarray, movies: pd.DataFrame, ratings: pd.DataFrame, top_movies: int = 300, seed: int = 42
+) -> dict[str, float]:
+    """Spearman correlation between text similarity and co-rating similarity of movie pairs.
+
+    Co-rating similarity is the cosine between two movies' columns of mean-centred user
+    ratings (what item-based collaborative filtering uses). Restricted to the ``top_movies``
+    most-rated films so every pair has enough shared raters to mean something.
+    """
+    counts = ratings[ITEM_COL].value_counts()
+    chosen = counts.index[:top_movies].to_numpy()
+    row_of = pd.Series(np.arange(len(movies)), index=movies[ITEM_COL].to_numpy())
+    subset = ratings[ratings[ITEM_COL].isin(chosen)]
+    users, user_rows = np.unique(subset[USER_COL].to_numpy(), return_inverse=True)
+    item_pos = pd.Series(np.arange(len(chosen)), index=chosen)[subset[ITEM_COL].to_numpy()].to_numpy()
+    centred = (
+        subset[RATING_COL].to_numpy(dtype=float)
+        - subset.groupby(USER_COL)[RATING_COL].transform("mean").to_numpy()
+    )
+    matrix = sparse.csr_matrix((centred, (user_rows, item_pos)), shape=(len(users), len(chosen))).T.tocsr()
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1))).ravel()
+    norms[norms == 0] = 1.0
+    corating = np.asarray((matrix @ matrix.T).todense()) / np.outer(norms, norms)
+    text = vectors[row_of[chosen].to_numpy()]
+    text_similarity = text @ text.T
+    upper = np.triu_indices(len(chosen), k=1)
+    rho, _ = stats.spearmanr(text_similarity[upper], corating[upper])
+    return {"spearman_text_vs_corating": float(rho), "movies": int(len(chosen)), "pairs": int(len(upper[0]))}
+
+
+def project_2d(vectors: np.ndarray, method: str = "tsne", seed: int = 42) -> np.ndarray:
+    """2-D coordinates for a scatter plot: PCA (fast, linear) or t-SNE (slower, keeps neighbourhoods)."""
+    from sklearn.decomposition import PCA
+
+    if method == "pca":
+        return PCA(n_components=2, random_state=seed).fit_transform(vectors)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        reduced = PCA(n_components=min(50, vectors.shape[1]), random_state=seed).fit_transform(vectors)
+        return TSNE(
+            n_components=2, metric="cosine", init="pca", perplexity=30, random_state=seed
+        ).fit_transform(reduced)
+    raise ValueError(f"method must be 'tsne' or 'pca', got {method!r}")
+
+
+def primary_genre(genres: list[list[str]], keep: int = 8) -> list[str]:
+    """Each movie's most common genre among the ``keep`` most frequent ones, else "other"."""
+    frequency = pd.Series([g for gs in genres for g in gs]).value_counts()
+    top = list(frequency.index[:keep])
+    rank = {g: i for i, g in enumerate(top)}
+    return [min((g for g in gs if g in rank), key=rank.get, default="other") for gs in genres]

@@ -1,0 +1,369 @@
+"""Load what the course produced, in the form the service needs it (one job: start-up I/O).
+
+=====================  ==============================================  ======================
+artefact               where                                           made by
+=====================  ==============================================  ======================
+MovieLens ratings      ``data/raw/<dataset>/``                         lesson 01
+movie index            vector store ``movies`` (vectors + metadata)    lesson 02
+RL policy              ``data/artifacts/policies/`` (JSON manifest)    lesson 04
+explainer              offline (no artefact) or OpenAI (key in env)    lesson 05
+=====================  ==============================================  ======================
+
+A missing artefact raises :class:`MissingArtifact` naming the lesson that makes it, at
+start-up, instead of a 500 on the first request. User embeddings are recomputed here from the
+ratings and the index's vectors (``embeddings.user_embeddings``, well under a second on
+ml-100k), so they always agree with the index that is served.
+
+``synthetic_artifacts`` builds the same structures from ``rl.synthetic`` in memory: the API
+tests, the crash test and the fuzz run use it so they need no download and start in ~1 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..constants import (
+    GENRES_COL,
+    ITEM_COL,
+    LIKE_THRESHOLD,
+    RATING_COL,
+    TIMESTAMP_COL,
+    TITLE_COL,
+    USER_COL,
+    YEAR_COL,
+)
+from ..explain.facts import MovieFacts
+
+logger = logging.getLogger(__name__)
+
+LESSONS = {
+    "data": "lesson 01 (notebooks/01_data_preparation.ipynb)",
+    "index": "lesson 02 (notebooks/02_embeddings_and_upsert.ipynb)",
+    "policy": "lesson 04 (notebooks/04_rl_dqn_vs_ppo.ipynb)",
+}
+# How many of a user's best-rated movies are kept to ground explanations.
+LIKED_PER_USER = 30
+
+
+class MissingArtifact(RuntimeError):
+    """An artefact the service reads is absent; the message names the lesson that makes it."""
+
+
+@dataclass
+class MovieCatalog:
+    """Every movie the service can recommend, row-aligned arrays sorted by movie id."""
+
+    movie_ids: np.ndarray  # (m,) int64
+    titles: list[str]
+    years: list[int | None]
+    genres: list[tuple[str, ...]]
+    genre_names: list[str]
+    genre_matrix: np.ndarray  # (m, G) float32 multi-hot
+    popularity: np.ndarray  # (m,) float32 in [0, 1]
+    vectors: np.ndarray  # (m, d) float32 unit rows (the index's vectors)
+    facts: list[MovieFacts]
+    _row: dict[int, int] = field(default_factory=dict, repr=False)
+    _folded: list[str] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self._row = {int(m): i for i, m in enumerate(self.movie_ids)}
+        self._folded = [_fold(t) for t in self.titles]
+
+    def __len__(self) -> int:
+        return len(self.movie_ids)
+
+    def row(self, movie_id: int) -> int | None:
+        return self._row.get(int(movie_id))
+
+    def rows(self, movie_ids) -> np.ndarray:
+        """Catalogue rows of ``movie_ids`` (ids the store returns); -1 for unknown ids."""
+        get = self._row.get
+        return np.fromiter((get(int(m), -1) for m in movie_ids), dtype=np.int64)
+
+    def search(self, query: str, limit: int = 10) -> list[int]:
+        """Rows whose title contains every word of ``query`` (case and accent blind),
+        exact title first, then most rated."""
+        words = _fold(query).split()
+        if not words:
+            return []
+        hits = [i for i, t in enumerate(self._folded) if all(w in t for w in words)]
+        wanted = _fold(query)
+        hits.sort(key=lambda i: (self._folded[i] != wanted, -float(self.popularity[i]), int(self.movie_ids[i])))
+        return hits[:limit]
+
+    def find_title(self, title: str) -> int | None:
+        """The row of a liked title given by a cold-start user (best search hit), or None."""
+        hits = self.search(title, limit=1)
+        return hits[0] if hits else None
+
+
+@dataclass
+class UserHistory:
+    """What the service knows about each known user before any feedback."""
+
+    user_ids: np.ndarray  # (n,) int64 sorted
+    vectors: np.ndarray  # (n, d) float32 unit profile embeddings
+    weights: np.ndarray  # (n,) float64: total rating weight behind each profile (online-update count)
+    rated: list[np.ndarray]  # per user: catalogue rows already rated (never recommended again)
+    liked: list[list[tuple[int, float]]]  # per user: (row, stars) best first, for explanations
+    _row: dict[int, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._row = {int(u): i for i, u in enumerate(self.user_ids)}
+
+    def row(self, user_id: int) -> int | None:
+        return self._row.get(int(user_id))
+
+
+@dataclass
+class ServiceArtifacts:
+    catalog: MovieCatalog
+    users: UserHistory
+    store: object  # recsys_utils.vectorstore.VectorStore
+    policy: object | None  # a pipeline.BasePolicy, or None when re-ranking is unavailable
+    policy_problem: str | None  # why there is no RL policy (reported by /health)
+    explainer: object
+    encode_text: Callable[[list[str]], np.ndarray] | None  # cold-start free text -> vectors
+    source: str
+    dataset: str = "ml-100k"
+
+
+# ---------------------------------------------------------------------------------------------
+# building blocks shared by the course and the synthetic loaders
+# ---------------------------------------------------------------------------------------------
+
+
+def build_catalog(movies: pd.DataFrame, vectors: np.ndarray, metadata: list[dict] | None,
+                  ratings: pd.DataFrame) -> MovieCatalog:
+    """``movies`` sorted by id, ``vectors`` row-aligned; ``metadata`` (the index's records)
+    supplies mean rating, count and outside ratings when given."""
+    movies = movies.sort_values(ITEM_COL).reset_index(drop=True)
+    ids = movies[ITEM_COL].to_numpy(dtype=np.int64)
+    genres = [tuple(str(g) for g in gs) for gs in movies[GENRES_COL]]
+    genre_names = sorted({g for gs in genres for g in gs})
+    col = {g: j for j, g in enumerate(genre_names)}
+    matrix = np.zeros((len(ids), len(genre_names)), dtype=np.float32)
+    for i, gs in enumerate(genres):
+        matrix[i, [col[g] for g in gs]] = 1.0
+    stats = ratings.groupby(ITEM_COL)[RATING_COL].agg(["mean", "count"]).reindex(ids)
+    counts = stats["count"].fillna(0).to_numpy(dtype=np.float64)
+    popularity = (np.log1p(counts) / max(np.log1p(counts.max()), 1e-9)).astype(np.float32)
+    years = [None if pd.isna(y) else int(y) for y in movies[YEAR_COL]]
+    facts = []
+    for i, movie_id in enumerate(ids):
+        meta = metadata[i] if metadata is not None else {}
+        mean = meta.get("mean_rating", stats["mean"].iloc[i])
+        facts.append(
+            MovieFacts(
+                movie_id=int(movie_id),
+                title=str(movies[TITLE_COL].iloc[i]),
+                year=years[i],
+                genres=genres[i],
+                mean_rating=None if mean is None or pd.isna(mean) else round(float(mean), 2),
+                n_ratings=int(counts[i]) if counts[i] else None,
+                imdb_rating=_number(meta.get("imdb_rating")),
+                rotten_tomatoes=_number(meta.get("rotten_tomatoes")),
+            )
+        )
+    vectors = np.asarray(vectors, dtype=np.float32)
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+    return MovieCatalog(ids, movies[TITLE_COL].astype(str).tolist(), years, genres, genre_names, matrix,
+                        popularity, vectors, facts)
+
+
+def build_user_history(ratings: pd.DataFrame, catalog: MovieCatalog) -> UserHistory:
+    from ..embeddings import user_embeddings
+
+    frame = pd.DataFrame({ITEM_COL: catalog.movie_ids})
+    user_ids, vectors = user_embeddings(ratings, frame, catalog.vectors)
+    ratings = ratings.sort_values([USER_COL, RATING_COL, TIMESTAMP_COL], ascending=[True, False, False])
+    rows = catalog.rows(ratings[ITEM_COL].to_numpy())
+    stars = ratings[RATING_COL].to_numpy(dtype=np.float64)
+    users = ratings[USER_COL].to_numpy()
+    bounds = np.flatnonzero(np.diff(users)) + 1
+    starts, stops = np.r_[0, bounds], np.r_[bounds, len(users)]
+    rated, liked, weights = [], [], []
+    for start, stop in zip(starts, stops, strict=True):
+        r, s = rows[start:stop], stars[start:stop]
+        rated.append(np.sort(r[r >= 0]))
+        good = s >= LIKE_THRESHOLD
+        chosen = np.flatnonzero(good) if good.any() else np.arange(len(s))
+        liked.append([(int(r[i]), float(s[i])) for i in chosen[:LIKED_PER_USER] if r[i] >= 0])
+        weights.append(float(s[good].sum()) if good.any() else float(s.sum()))
+    return UserHistory(user_ids.astype(np.int64), vectors, np.asarray(weights), rated, liked)
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if not np.isfinite(number) else number
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9 ]+", " ", text.lower()).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# the course's artefacts
+# ---------------------------------------------------------------------------------------------
+
+
+def load_course_artifacts(dataset: str = "ml-100k", backend: str = "auto", explainer: str = "auto",
+                          require_policy: bool = True, policy_path: str | None = None,
+                          seed: int = 42) -> ServiceArtifacts:
+    """Everything the service serves, from the course's data folder; raises ``MissingArtifact``."""
+    from ..data import load_movielens
+    from ..explain import make_explainer
+    from ..paths import raw_dir
+
+    if not (raw_dir() / dataset).exists():
+        raise MissingArtifact(
+            f"MovieLens {dataset} is not in {raw_dir() / dataset}; run {LESSONS['data']} "
+            "(or `python -m recsys_utils.course run --only 01`)"
+        )
+    data = load_movielens(dataset)
+    store = _open_index(backend, len(data.movies))
+    movies = data.movies.sort_values(ITEM_COL).reset_index(drop=True)
+    ids = [str(int(m)) for m in movies[ITEM_COL]]
+    records = store.fetch(ids)
+    missing = [i for i in ids if i not in records]
+    if missing:
+        raise MissingArtifact(
+            f"the movie index lacks {len(missing)} of {len(ids)} movies (e.g. {missing[:3]}); it was built for "
+            f"another dataset or is incomplete: rerun {LESSONS['index']}"
+        )
+    vectors = np.stack([records[i].vector for i in ids])
+    catalog = build_catalog(movies, vectors, [records[i].metadata for i in ids], data.ratings)
+    users = build_user_history(data.ratings, catalog)
+    policy, problem = _load_policy(catalog, require_policy, policy_path)
+    return ServiceArtifacts(
+        catalog=catalog,
+        users=users,
+        store=store,
+        policy=policy,
+        policy_problem=problem,
+        explainer=make_explainer(explainer, seed=seed),
+        encode_text=_lazy_minilm(),
+        source=f"course data ({data.source}), {store.backend} vector store",
+        dataset=dataset,
+    )
+
+
+def _open_index(backend: str, n_movies: int):
+    from ..vectorstore import open_store, resolve_backend
+
+    chosen = resolve_backend(backend)
+    if chosen == "local":
+        from ..vectorstore import default_store_path
+
+        if not (default_store_path() / "movies" / "store.json").exists():
+            raise MissingArtifact(
+                f"no movie index at {default_store_path() / 'movies'}; run {LESSONS['index']} "
+                "(it embeds the movies and writes the embedded vector store)"
+            )
+    store = open_store(chosen, name="movies")
+    count = store.count()
+    if count == 0 or store.get_manifest().get("content_hash") in (None, "rebuilding"):
+        raise MissingArtifact(
+            f"the movie index {store.name!r} ({store.backend}) is empty or was interrupted while building "
+            f"({count} vectors); run {LESSONS['index']}"
+        )
+    if count < n_movies:
+        raise MissingArtifact(f"the movie index holds {count} movies, the dataset {n_movies}; rerun {LESSONS['index']}")
+    return store
+
+
+def _load_policy(catalog: MovieCatalog, required: bool, path):
+    """The RL policy adapter, or (None, reason). Imported lazily: torch is heavy."""
+    from .pipeline import load_rl_policy
+
+    try:
+        return load_rl_policy(catalog, path), None
+    except (ImportError, AttributeError, NotImplementedError) as error:
+        reason = f"the RL serving module is unavailable ({type(error).__name__}: {error})"
+    except FileNotFoundError as error:
+        reason = f"no trained policy: {error}; run {LESSONS['policy']}"
+    if required:
+        raise MissingArtifact(f"{reason}. Start with RECSYS_SERVICE_REQUIRE_POLICY=0 to serve without re-ranking.")
+    logger.warning("serving without RL re-ranking: %s", reason)
+    return None, reason
+
+
+def _lazy_minilm() -> Callable[[list[str]], np.ndarray]:
+    """Free-text encoder for cold start; MiniLM loads on first use (about 2 s), once."""
+    lock = threading.Lock()
+    holder: dict[str, object] = {}
+
+    def encode(texts: list[str]) -> np.ndarray:
+        with lock:
+            if "embedder" not in holder:
+                from ..embeddings import Embedder
+
+                holder["embedder"] = Embedder(show_progress_bar=False)
+        return holder["embedder"].encode(texts)
+
+    return encode
+
+
+# ---------------------------------------------------------------------------------------------
+# a synthetic world with the same structures (tests, crash test, fuzzing)
+# ---------------------------------------------------------------------------------------------
+
+
+def synthetic_artifacts(seed: int = 0, n_users: int = 60, n_movies: int = 200, with_policy: bool = True) -> ServiceArtifacts:
+    """A small in-memory catalogue, users and index built with ``rl.synthetic``.
+
+    Its text encoder maps genre words in the text to the mean vector of that genre's movies
+    (MiniLM's 384-d space does not match the synthetic 32-d vectors). ``with_policy`` adds
+    :class:`pipeline.LinearPolicy`, a fixed linear scorer over the policy features, so the
+    re-ranking step runs; it is a test double, reported as such by /health.
+    """
+    from ..explain import OfflineExplainer
+    from ..explain import genres as genre_words
+    from ..movie_index import movie_metadata
+    from ..rl.synthetic import synthetic_movielens
+    from ..vectorstore import open_store
+    from .pipeline import LinearPolicy
+
+    movies, ratings, vectors = synthetic_movielens(n_users=n_users, n_movies=n_movies, seed=seed)
+    store = open_store("local", name="movies", dimension=vectors.shape[1], in_memory=True)
+    metadata = movie_metadata(movies, ratings)
+    store.upsert(zip([str(int(m)) for m in movies[ITEM_COL]], vectors, metadata, strict=True))
+    catalog = build_catalog(movies, vectors, metadata, ratings)
+    users = build_user_history(ratings, catalog)
+    centroids = {genre_words.genre_key(g): catalog.vectors[catalog.genre_matrix[:, j] > 0].mean(axis=0)
+                 for j, g in enumerate(catalog.genre_names)}
+
+    def encode(texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), catalog.vectors.shape[1]), dtype=np.float32)
+        for i, text in enumerate(texts):
+            keys = [key for _, key in genre_words.find_genres(text) if key in centroids]
+            keys += [genre_words.genre_key(w) for w in re.findall(r"[A-Za-z-]+", text)
+                     if genre_words.genre_key(w) in centroids]
+            if keys:
+                out[i] = np.mean([centroids[k] for k in keys], axis=0)
+        return out
+
+    return ServiceArtifacts(
+        catalog=catalog,
+        users=users,
+        store=store,
+        policy=LinearPolicy.default(catalog) if with_policy else None,
+        policy_problem=None if with_policy else "synthetic world built without a policy",
+        explainer=OfflineExplainer(seed=seed),
+        encode_text=encode,
+        source=f"synthetic world (seed {seed}, {n_users} users, {n_movies} movies)",
+        dataset="synthetic",
+    )

@@ -1,0 +1,368 @@
+"""Continuous learning from feedback: per-user state updated at once, a scoring head fine-tuned
+in the background.
+
+Two speeds, on purpose:
+
+* **Immediately** (inside ``POST /feedback``): the user's embedding moves towards a clicked,
+  watched or liked movie and away from a disliked one (``embeddings.update_user_embedding``),
+  the movie joins the user's "already consumed" set and the session features (recent genres,
+  last feedback, counts) advance, so the very next ``/recommend`` reflects the event.
+* **In the background** (every ``every_events`` new events or ``interval_s`` seconds): the
+  served policy's scoring head is fine-tuned on the logged interactions, checked on the newest
+  ones, and swapped in atomically only when it is not worse.
+
+The served policy scores each candidate with ``w . x`` where ``x = [z(base), features, 1]``:
+``z(base)`` is the RL policy's score standardised within the request's candidates and the
+features are the policy's candidate features (similarity, popularity, recent-genre overlap,
+genres). Version 0 has ``w = [1, 0, ..., 0]``: exactly the RL policy's order. Fine-tuning is
+ridge regression of the logged engagement on ``x`` pulled towards the deployed ``w``
+(``(X'X + lam I) w = X'y + lam w_deployed``), so each update moves the head from where it is
+rather than refitting from scratch. Why not back-propagate into the RL network itself: it was
+trained on simulated long-term return, a handful of logged one-step rewards would overwrite
+that, and a linear head is cheap to fit, easy to inspect and to validate. The network stays
+frozen and the head learns how much to trust it.
+
+Validation: the newest ``validation_share`` of the logged examples is held out; the candidate
+and the deployed head are both scored by ROC AUC of their score against "engaged"
+(reward > 0) on those examples. The candidate is deployed only when its AUC is at least the
+deployed one's; every attempt is kept in ``history`` (and shown by ``/health``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..embeddings import update_user_embedding
+from .feedback_store import FeedbackEvent, FeedbackStore
+
+logger = logging.getLogger(__name__)
+
+# How much one event pulls the user's embedding (weights in units of "one rated movie").
+EMBEDDING_WEIGHTS = {"impression": -0.1, "click": 1.0, "like": 2.0, "dislike": -2.0}
+# Engagement credited to the impression an event follows; matches the RL simulator's reward
+# (click + watch fraction + 0.5 like) plus a penalty for an explicit dislike.
+REWARD = {"click": 1.0, "like": 0.5, "dislike": -1.0}
+CONSUMED_EVENTS = ("click", "watch", "like", "dislike")
+# The history counts as at most this many units of weight in an online update. Without a cap a
+# user with 100 liked ratings would need dozens of likes before recommendations moved; with it
+# the profile keeps adapting (the effect of exponential forgetting, at O(d) per event).
+HISTORY_WEIGHT_CAP = 10.0
+
+
+def event_embedding_weight(event: str, watch_fraction: float | None) -> float:
+    if event == "watch":
+        return float(watch_fraction or 0.0)
+    return EMBEDDING_WEIGHTS[event]
+
+
+def event_reward(event: str, watch_fraction: float | None) -> float:
+    if event == "watch":
+        return float(watch_fraction or 0.0)
+    return REWARD.get(event, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# per-user state
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SessionState:
+    vector: np.ndarray
+    weight: float
+    window: deque  # catalogue rows of the last `window` impressions (oldest first)
+    last_feedback: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.float32))
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.float32))  # misses, clicks, likes
+    step: int = 0
+    consumed: set = field(default_factory=set)
+    version: int = 0  # how many events changed this user so far
+
+
+class UserStates:
+    """Current embedding and session of every known user who sent feedback (thread-safe).
+
+    Users without feedback read their history embedding straight from ``UserHistory``. The
+    state is rebuilt at start-up by replaying the feedback log, so it survives restarts.
+    """
+
+    def __init__(self, catalog, history, window: int = 5, max_steps: int = 20, update_embeddings: bool = True):
+        self.update_embeddings = update_embeddings
+        self.catalog = catalog
+        self.history = history
+        self.window = window
+        self.max_steps = max_steps
+        self._states: dict[int, SessionState] = {}
+        self._lock = threading.Lock()
+
+    def _state(self, user_id: int) -> SessionState:
+        state = self._states.get(user_id)
+        if state is None:
+            row = self.history.row(user_id)
+            state = SessionState(
+                vector=self.history.vectors[row].copy(),
+                weight=float(self.history.weights[row]),
+                window=deque([-1] * self.window, maxlen=self.window),
+            )
+            self._states[user_id] = state
+        return state
+
+    def snapshot(self, user_id: int) -> dict:
+        """What ``/recommend`` needs, copied under the lock (vector, excluded rows, session)."""
+        with self._lock:
+            state = self._states.get(user_id)
+            row = self.history.row(user_id)
+            if state is None:
+                return {"vector": self.history.vectors[row], "consumed": (), "window_rows": (),
+                        "last_feedback": np.zeros(3, np.float32), "counts": np.zeros(3, np.float32),
+                        "step": 0, "version": 0}
+            return {"vector": state.vector, "consumed": tuple(state.consumed),
+                    "window_rows": tuple(r for r in state.window if r >= 0),
+                    "last_feedback": state.last_feedback.copy(), "counts": state.counts.copy(),
+                    "step": state.step, "version": state.version}
+
+    def apply(self, user_id: int, movie_row: int, event: str, watch_fraction: float | None) -> int:
+        """Fold one event into the user's state; returns the user's new state version."""
+        item = self.catalog.vectors[movie_row]
+        weight = event_embedding_weight(event, watch_fraction)
+        with self._lock:
+            state = self._state(user_id)
+            if weight and self.update_embeddings:
+                state.vector = update_user_embedding(state.vector, item, weight,
+                                                     min(state.weight, HISTORY_WEIGHT_CAP))
+                # The count grows by |weight|: a dislike is evidence too, and a shrinking count
+                # would make the profile ever more volatile.
+                state.weight += abs(weight)
+            if event == "impression":
+                state.window.append(movie_row)
+                state.last_feedback[:] = 0.0
+                state.counts[0] += 1.0
+                state.step = min(state.step + 1, self.max_steps)
+            elif event == "click":
+                state.last_feedback[0] = 1.0
+                state.counts[0] = max(state.counts[0] - 1.0, 0.0)
+                state.counts[1] += 1.0
+            elif event == "watch":
+                state.last_feedback[1] = float(watch_fraction or 0.0)
+            elif event == "like":
+                state.last_feedback[2] = 1.0
+                state.counts[2] += 1.0
+            if event in CONSUMED_EVENTS:
+                state.consumed.add(movie_row)
+            state.version += 1
+            return state.version
+
+    def replay(self, events: list[FeedbackEvent]) -> int:
+        applied = 0
+        for event in events:
+            row = self.catalog.row(event.movie_id)
+            if row is None or self.history.row(event.user_id) is None:
+                logger.warning("skipping logged event %d: user or movie no longer known", event.id)
+                continue
+            self.apply(event.user_id, row, event.event, event.watch_fraction)
+            applied += 1
+        return applied
+
+
+# ---------------------------------------------------------------------------------------------
+# the fine-tuned scoring head
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoringHead:
+    """``score = weights . [z(base), features, 1]``; immutable so a swap is one assignment."""
+
+    weights: np.ndarray
+    version: int = 0
+
+    @classmethod
+    def initial(cls, n_features: int) -> ScoringHead:
+        weights = np.zeros(n_features + 2, dtype=np.float64)
+        weights[0] = 1.0
+        return cls(weights, 0)
+
+    def score(self, design: np.ndarray) -> np.ndarray:
+        return design @ self.weights
+
+
+def design_matrix(base_z: np.ndarray, features: np.ndarray) -> np.ndarray:
+    return np.hstack([np.asarray(base_z, dtype=np.float64)[:, None], np.asarray(features, dtype=np.float64),
+                      np.ones((len(base_z), 1))])
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64)
+    spread = scores.std()
+    return (scores - scores.mean()) / spread if spread > 1e-12 else np.zeros_like(scores)
+
+
+def logged_examples(events: list[FeedbackEvent]) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y): one row per logged impression with the engagement that followed it.
+
+    Each impression carries the design row the service computed when it was shown; later
+    click / watch / like / dislike events of the same user and movie add their reward to the
+    latest impression of that pair. Events without a preceding impression are not examples.
+    """
+    rows: list[tuple] = []
+    rewards: list[float] = []
+    latest: dict[tuple[int, int], int] = {}
+    for event in events:
+        key = (event.user_id, event.movie_id)
+        if event.event == "impression":
+            if event.features is None:
+                continue
+            latest[key] = len(rows)
+            rows.append(event.features)
+            rewards.append(0.0)
+        elif key in latest:
+            rewards[latest[key]] += event_reward(event.event, event.watch_fraction)
+    if not rows:
+        return np.empty((0, 0)), np.empty(0)
+    width = max(len(r) for r in rows)
+    keep = [i for i, r in enumerate(rows) if len(r) == width]  # a schema change leaves old rows out
+    return np.asarray([rows[i] for i in keep], dtype=np.float64), np.asarray([rewards[i] for i in keep])
+
+
+def fit_head(X: np.ndarray, y: np.ndarray, previous: np.ndarray, ridge: float) -> np.ndarray:
+    gram = X.T @ X + ridge * np.eye(X.shape[1])
+    return np.linalg.solve(gram, X.T @ y + ridge * previous)
+
+
+def validation_auc(scores: np.ndarray, engaged: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    if engaged.all() or not engaged.any():
+        return None
+    return float(roc_auc_score(engaged, scores))
+
+
+@dataclass
+class LearnerConfig:
+    every_events: int = 200  # fine-tune after this many new events ...
+    interval_s: float = 30.0  # ... or this often when there are new events
+    ridge: float = 10.0
+    validation_share: float = 0.25
+    min_examples: int = 40
+    enabled: bool = True  # background fine-tuning of the policy head
+    update_embeddings: bool = True  # immediate user-embedding updates (off = a frozen service)
+
+
+class PolicyLearner:
+    """Holds the deployed head, fine-tunes candidates in a background thread, swaps atomically."""
+
+    def __init__(self, store: FeedbackStore, n_features: int, base_version: str, config: LearnerConfig | None = None,
+                 trainer=None):
+        self.store = store
+        self.config = config or LearnerConfig()
+        self.base_version = base_version
+        self.head = ScoringHead.initial(n_features)
+        self.history: list[dict] = []
+        # trainer(X, y, previous_weights) -> new weights; replaceable so tests can inject a bad one.
+        self.trainer = trainer or (lambda X, y, prev: fit_head(X, y, prev, self.config.ridge))
+        self._events_at_last_fit = store.last_id()
+        self._fit_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._busy = threading.Event()
+
+    @property
+    def version(self) -> str:
+        return f"{self.base_version}+ft{self.head.version}"
+
+    # -- background loop ------------------------------------------------------------------
+    def start(self) -> None:
+        if not self.config.enabled or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="policy-learner", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def notify(self, event_id: int) -> None:
+        """Called after each stored event; wakes the thread when enough events arrived."""
+        if self.config.enabled and event_id - self._events_at_last_fit >= self.config.every_events:
+            self._busy.set()
+            self._wake.set()
+
+    @property
+    def events_since_fit(self) -> int:
+        return self.store.last_id() - self._events_at_last_fit
+
+    def trigger(self) -> None:
+        """Ask the background thread for a fine-tune now (the lesson does it at round ends)."""
+        if self.config.enabled:
+            self._busy.set()
+            self._wake.set()
+
+    def events_until_fine_tune(self, last_id: int) -> int | None:
+        if not self.config.enabled:
+            return None
+        return max(self.config.every_events - (last_id - self._events_at_last_fit), 0)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until no fine-tune is pending or running (the lesson uses it between rounds)."""
+        deadline = time.monotonic() + timeout
+        while self._busy.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._busy.is_set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self.config.interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                if self.store.last_id() > self._events_at_last_fit:
+                    self.fine_tune()
+            except Exception:  # the learner must never take the service down
+                logger.exception("background fine-tuning failed; the deployed policy stays")
+            finally:
+                self._busy.clear()
+
+    # -- one fine-tuning attempt -----------------------------------------------------------
+    def fine_tune(self) -> dict:
+        """Fit a candidate on the logged interactions, validate, deploy if not worse."""
+        with self._fit_lock:
+            last_id = self.store.last_id()
+            X, y = logged_examples(self.store.events())
+            self._events_at_last_fit = last_id
+            deployed = self.head
+            record = {"at_event": last_id, "examples": len(y), "from_version": self.version, "deployed": False}
+            if len(y) < self.config.min_examples or X.shape[1] != len(deployed.weights):
+                record["reason"] = (f"{len(y)} logged impressions with features; need {self.config.min_examples}"
+                                    if len(y) < self.config.min_examples else "feature layout changed")
+                return self._remember(record)
+            n_val = max(int(round(self.config.validation_share * len(y))), 1)
+            X_fit, y_fit, X_val, y_val = X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:]
+            candidate = np.asarray(self.trainer(X_fit, y_fit, deployed.weights), dtype=np.float64)
+            engaged = y_val > 0
+            auc_new = validation_auc(X_val @ candidate, engaged) if np.all(np.isfinite(candidate)) else None
+            auc_old = validation_auc(X_val @ deployed.weights, engaged)
+            record.update(validation_examples=int(n_val), auc_deployed=auc_old, auc_candidate=auc_new)
+            if auc_new is None or auc_old is None:
+                record["reason"] = "validation examples are all engaged or all ignored (or the fit failed)"
+            elif auc_new < auc_old:
+                record["reason"] = f"candidate is worse on validation (AUC {auc_new:.3f} < {auc_old:.3f}); not deployed"
+            else:
+                # Deploy exactly the candidate that was validated (no refit afterwards).
+                self.head = ScoringHead(candidate, deployed.version + 1)  # the atomic swap
+                record.update(deployed=True, to_version=self.version)
+            return self._remember(record)
+
+    def _remember(self, record: dict) -> dict:
+        self.history.append(record)
+        logger.info("fine-tune attempt: %s", record)
+        return record

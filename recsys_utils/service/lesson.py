@@ -1,0 +1,113 @@
+"""The steps of lesson 06 that are more than one call: preparing artefacts, running the
+closed loop for several service configurations ("arms"), and plotting the rounds."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .app import ServiceSettings, create_app
+from .learning import LearnerConfig
+from .loop import ClosedLoop, LoopResult, serve_in_thread
+
+logger = logging.getLogger(__name__)
+
+
+def prepare_course_artifacts(data, explainer: str = "auto", seed: int = 42):
+    """The lessons' artefacts for the service, building the movie index when it is missing
+    (lesson 02's ``ensure_movie_index``). Without a trained RL policy the service runs with
+    re-ranking by retrieval order only, and says so (``artifacts.policy_problem``)."""
+    from ..movie_index import ensure_movie_index
+    from .artifacts import load_course_artifacts
+
+    ensure_movie_index(data)
+    return load_course_artifacts(data.name, explainer=explainer, require_policy=False, seed=seed)
+
+
+def simulated_population(data, splits, n_users: int, seed: int = 42, rank: int = 16):
+    """``n_users`` test users (never used to train the policy) and the simulator's ground truth
+    (``rl.ground_truth``, fitted on all ratings, as lesson 04 does)."""
+    from ..rl.ground_truth import fit_rating_model
+
+    rng = np.random.default_rng(seed)
+    users = np.sort(rng.choice(splits.test_users, size=min(n_users, len(splits.test_users)), replace=False))
+    return users, fit_rating_model(data.ratings, rank=rank, seed=seed)
+
+
+ARMS = {
+    # Everything on: embeddings move at once, the head is fine-tuned in the background.
+    "learning": dict(enabled=True, update_embeddings=True),
+    # Immediate embedding updates only; the policy stays as deployed.
+    "embeddings only": dict(enabled=False, update_embeddings=True),
+    # The frozen service: feedback is logged (and watched movies are not shown again) but
+    # neither the user embeddings nor the policy change.
+    "frozen": dict(enabled=False, update_embeddings=False),
+}
+
+
+@dataclass
+class ArmRun:
+    name: str
+    result: LoopResult
+    fine_tunes: list[dict]
+    health: dict
+
+
+def run_arms(artifacts, users, rating_model, rounds: int, slate: int, fine_tune_every: int, work_dir: Path,
+             seed: int = 42, arms: dict | None = None) -> dict[str, ArmRun]:
+    """One fresh service per arm (own feedback log, same artefacts), the same simulated users."""
+    import httpx
+
+    runs = {}
+    work_dir = Path(work_dir)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    for name, flags in (arms or ARMS).items():
+        # The service would wake its learner by itself every `fine_tune_every` events, i.e. in
+        # the middle of a round at a moment that depends on thread timing. For a repeatable
+        # lesson the loop wakes the same background learner at round ends instead.
+        config = LearnerConfig(every_events=10**9, interval_s=3600.0, **flags)
+        settings = ServiceSettings(artifacts=artifacts, feedback_db=work_dir / f"{name.replace(' ', '_')}.sqlite3",
+                                   learner=config, seed=seed)
+        running = serve_in_thread(create_app(settings))
+        try:
+            loop = ClosedLoop(users, rating_model, artifacts.catalog.genre_names, seed=seed, slate=slate)
+            learner = running.service.learner
+
+            def between_rounds(_round: int, learner=learner) -> None:
+                if learner.events_since_fit >= fine_tune_every:
+                    learner.trigger()
+                    learner.wait_idle(120)
+
+            result = loop.run(running.base_url, rounds, on_round=between_rounds)
+            health = httpx.get(f"{running.base_url}/health").json()
+            runs[name] = ArmRun(name, result, list(running.service.learner.history), health)
+        finally:
+            running.stop()
+    return runs
+
+
+def plot_rounds(runs: dict[str, ArmRun], metric: str = "engagement", ylabel: str = "engagement per user"):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, run in runs.items():
+        values = getattr(run.result, metric)
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", label=name)
+    ax.set_xlabel("round")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def fine_tune_table(runs: dict[str, ArmRun]):
+    import pandas as pd
+
+    rows = [{"arm": name, **{k: record.get(k) for k in ("at_event", "examples", "auc_deployed", "auc_candidate",
+                                                         "deployed", "reason")}}
+            for name, run in runs.items() for record in run.fine_tunes]
+    return pd.DataFrame(rows)

@@ -1,0 +1,153 @@
+"""Close the loop for lesson 06: simulated users talk to a running service over HTTP.
+
+Each round, every simulated user asks ``POST /recommend`` for a slate, "looks at" it and
+answers through ``POST /feedback`` exactly as a client application would: an impression per
+movie shown, then click / watch fraction / like drawn from the RL lesson's user simulator
+(``rl.simulator.UserResponseModel``: a logit choice on the ground-truth predicted rating, with
+boredom when the same genres keep coming). The ground truth (``rl.ground_truth.RatingModel``)
+stays on the client side: the service only ever sees the events.
+
+Engagement per user and round = click + watch fraction + 0.5 x like summed over the slate,
+the simulator's reward. Every (user, round, slot) draws from its own seeded stream, so two
+services facing the same users see the same randomness for as long as they show the same movies.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..rl.simulator import SimulatorConfig, UserResponseModel
+
+
+@dataclass
+class RunningService:
+    base_url: str
+    server: object
+    thread: threading.Thread
+    app: object
+
+    @property
+    def service(self):
+        return self.app.state.service
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_in_thread(app, port: int | None = None, timeout: float = 120.0) -> RunningService:
+    """Run ``app`` with uvicorn on 127.0.0.1 in a daemon thread; returns once it answers."""
+    import httpx
+    import uvicorn
+
+    port = port or free_loopback_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            raise RuntimeError("the service stopped during start-up; see the log above for the missing artefact")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
+                return RunningService(base_url, server, thread, app)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.should_exit = True
+    raise TimeoutError(f"the service did not answer on {base_url} within {timeout} s")
+
+
+def _boredom(config: SimulatorConfig, genres: np.ndarray, window_counts: np.ndarray) -> float:
+    from ..rl import simulator
+
+    overlap = simulator.genre_overlap(genres[None, :], window_counts, config.boredom_window)[0]
+    return float(simulator.boredom_from_overlap(overlap, config.boredom_tolerance))
+
+
+@dataclass
+class SimulatedUser:
+    user_id: int
+    window: list = field(default_factory=list)  # genre vectors of recently shown movies
+
+
+@dataclass
+class LoopResult:
+    engagement: list[float]  # mean engagement per user, one value per round
+    ctr: list[float]
+    policy_versions: list[str]
+    requests: int
+    seconds: float
+
+
+class ClosedLoop:
+    """Simulated users (ids known to the service) with their ground-truth rating model."""
+
+    def __init__(self, user_ids, rating_model, genre_names: list[str], config: SimulatorConfig | None = None,
+                 seed: int = 42, slate: int = 5):
+        self.user_ids = [int(u) for u in user_ids]
+        self.rating_model = rating_model
+        self.config = config or SimulatorConfig()
+        self.response = UserResponseModel(self.config)
+        self.genre_col = {g: j for j, g in enumerate(genre_names)}
+        self.seed = seed
+        self.slate = slate
+
+    def _genres(self, names: list[str]) -> np.ndarray:
+        vector = np.zeros(len(self.genre_col), dtype=np.float32)
+        vector[[self.genre_col[g] for g in names if g in self.genre_col]] = 1.0
+        return vector
+
+    def run(self, base_url: str, rounds: int, on_round=None) -> LoopResult:
+        import httpx
+
+        users = [SimulatedUser(u) for u in self.user_ids]
+        engagement, ctr, versions = [], [], []
+        requests = 0
+        start = time.perf_counter()
+        with httpx.Client(base_url=base_url, timeout=30) as http:
+            for round_index in range(rounds):
+                total, clicks, shown = 0.0, 0, 0
+                for user in users:
+                    reply = http.post("/recommend", json={"user_id": user.user_id, "k": self.slate, "explain": False})
+                    reply.raise_for_status()
+                    body = reply.json()
+                    requests += 1
+                    for slot, movie in enumerate(body["items"]):
+                        rng = np.random.default_rng([self.seed, user.user_id, round_index, slot])
+                        genres = self._genres(movie["genres"])
+                        recent = user.window[-self.config.boredom_window:]
+                        counts = np.sum(recent, axis=0) if recent else np.zeros_like(genres)
+                        rating = float(self.rating_model.predict([user.user_id], [movie["movie_id"]])[0])
+                        click, watch, like = self.response.sample(rng, rating, _boredom(self.config, genres, counts))
+                        user.window.append(genres)
+                        events = [{"event": "impression"}]
+                        if click:
+                            events += [{"event": "click"}, {"event": "watch", "watch_fraction": round(watch, 4)}]
+                        if like:
+                            events.append({"event": "like"})
+                        for event in events:
+                            http.post("/feedback", json={"user_id": user.user_id, "movie_id": movie["movie_id"],
+                                                         **event}).raise_for_status()
+                            requests += 1
+                        total += self.response.reward(click, watch, like)
+                        clicks += int(click)
+                        shown += 1
+                engagement.append(total / len(users))
+                ctr.append(clicks / max(shown, 1))
+                if on_round is not None:
+                    on_round(round_index)  # e.g. wait for the background fine-tune to settle
+                versions.append(http.get("/health").json()["policy_version"])
+        return LoopResult(engagement, ctr, versions, requests, time.perf_counter() - start)

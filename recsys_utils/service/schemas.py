@@ -1,0 +1,185 @@
+"""Request and response models of the API, with the examples shown in the OpenAPI docs.
+
+Models are strict (``"5"`` is not an integer, unknown fields are refused) so that a client's
+typo produces a 422 that names the field, rather than a silently ignored option.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_K = 50
+MAX_TEXT = 500
+MAX_LIST = 20
+EVENTS = ("impression", "click", "watch", "like", "dislike")
+
+_STRICT = ConfigDict(strict=True, extra="forbid")
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid",
+                              json_schema_extra={"examples": [{"genres": ["Comedy"], "year_min": 1990}]})
+
+    genres: list[str] | None = Field(None, max_length=MAX_LIST, description="keep movies with ANY of these genres")
+    year_min: int | None = Field(None, ge=1800, le=2100)
+    year_max: int | None = Field(None, ge=1800, le=2100)
+    exclude_movie_ids: list[int] | None = Field(None, max_length=200)
+
+    @model_validator(mode="after")
+    def _years_in_order(self):
+        if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
+            raise ValueError(f"year_min ({self.year_min}) is after year_max ({self.year_max})")
+        return self
+
+
+class ColdStartProfile(BaseModel):
+    model_config = _STRICT
+
+    liked_titles: list[str] = Field(default_factory=list, max_length=MAX_LIST,
+                                    description="titles of movies the person liked (looked up like /movies/search)")
+    genres: list[str] = Field(default_factory=list, max_length=MAX_LIST)
+    wish: str | None = Field(None, max_length=MAX_TEXT, description="free text, e.g. 'a funny space adventure'")
+
+    @model_validator(mode="after")
+    def _not_empty(self):
+        if not (self.liked_titles or self.genres or (self.wish and self.wish.strip())):
+            raise ValueError("a cold-start profile needs liked_titles, genres or a wish")
+        if any(not t.strip() or len(t) > 200 for t in self.liked_titles):
+            raise ValueError("liked_titles must be non-empty titles of at most 200 characters")
+        return self
+
+
+class RecommendRequest(BaseModel):
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"user_id": 196, "k": 5},
+                {"profile": {"liked_titles": ["Toy Story"], "wish": "something funny"}, "k": 5,
+                 "filters": {"year_min": 1990}},
+            ],
+            # Exactly one of user_id / profile, stated in the schema so clients (and the fuzzer) know.
+            "oneOf": [
+                {"required": ["user_id"], "not": {"required": ["profile"]}},
+                {"required": ["profile"], "not": {"required": ["user_id"]}},
+            ],
+        },
+    )
+
+    user_id: int | None = Field(None, ge=1, le=2**31 - 1, description="a known user; or give `profile` instead")
+    profile: ColdStartProfile | None = None
+    k: int = Field(10, ge=1, le=MAX_K, description=f"how many movies (1..{MAX_K})")
+    filters: Filters | None = None
+    explain: bool = Field(True, description="attach a grounded explanation to each movie")
+
+    @model_validator(mode="after")
+    def _one_user(self):
+        if (self.user_id is None) == (self.profile is None):
+            raise ValueError("give exactly one of user_id (a known user) or profile (a cold-start profile)")
+        return self
+
+
+class ExplanationOut(BaseModel):
+    text: str
+    explainer: str
+    faithful: bool
+    cited_facts: list[str]
+
+
+class RecommendedMovie(BaseModel):
+    movie_id: int
+    title: str
+    year: int | None
+    genres: list[str]
+    score: float = Field(description="the served policy's score (higher is better)")
+    similarity: float = Field(description="cosine similarity of the movie to the user's embedding")
+    explanation: ExplanationOut | None = None
+
+
+class RecommendResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "policy_version": "dqn-seed0+ft2", "user": {"kind": "known", "user_id": 196, "profile_version": 3},
+        "items": [{"movie_id": 50, "title": "Star Wars", "year": 1977, "genres": ["Action", "Sci-Fi"],
+                   "score": 1.7, "similarity": 0.71,
+                   "explanation": {"text": "You enjoyed The Empire Strikes Back, so ...", "explainer": "offline",
+                                   "faithful": True, "cited_facts": ["The Empire Strikes Back"]}}],
+        "degraded": []}]})
+
+    policy_version: str
+    user: dict
+    items: list[RecommendedMovie]
+    degraded: list[str] = Field(default_factory=list, description="parts of the pipeline not running, and why")
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"examples": [
+            {"user_id": 196, "movie_id": 50, "event": "click"},
+            {"user_id": 196, "movie_id": 50, "event": "watch", "watch_fraction": 0.8},
+        ]},
+    )
+
+    user_id: int = Field(ge=1, le=2**31 - 1)
+    movie_id: int = Field(ge=1, le=2**31 - 1)
+    event: Literal["impression", "click", "watch", "like", "dislike"]
+    watch_fraction: float | None = Field(None, ge=0.0, le=1.0, description="required for `watch`, 0..1")
+
+    @model_validator(mode="after")
+    def _fraction_only_for_watch(self):
+        if self.event == "watch" and self.watch_fraction is None:
+            raise ValueError("a watch event needs watch_fraction between 0 and 1")
+        if self.event != "watch" and self.watch_fraction is not None:
+            raise ValueError(f"watch_fraction belongs to watch events only, not {self.event!r}")
+        return self
+
+
+class FeedbackResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"event_id": 17, "stored": True, "policy_version": "dqn-seed0+ft2", "profile_version": 4,
+         "events_until_fine_tune": 183}]})
+
+    event_id: int
+    stored: bool = Field(description="true once the event is durably on disk")
+    policy_version: str
+    profile_version: int
+    events_until_fine_tune: int | None
+
+
+class MovieOut(BaseModel):
+    movie_id: int
+    title: str
+    year: int | None
+    genres: list[str]
+    mean_rating: float | None
+    n_ratings: int | None
+
+
+class MovieSearchResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"query": "star wars", "policy_version": "dqn-seed0+ft0", "results": [
+            {"movie_id": 50, "title": "Star Wars", "year": 1977, "genres": ["Action", "Sci-Fi"],
+             "mean_rating": 4.36, "n_ratings": 583}]}]})
+
+    query: str
+    policy_version: str
+    results: list[MovieOut]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    policy_version: str
+    reranking: dict
+    explainer: str
+    feedback_events: int
+    learner: dict
+    source: str
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="what was wrong and what to do")
+    detail: list | None = Field(None, description="one entry per invalid field, for validation errors")

@@ -1,0 +1,115 @@
+"""Agents train with checkpoint selection; saved policies load and re-rank candidates."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from recsys_utils.rl.agents import GAMMA, SB3Policy, train_agent
+from recsys_utils.rl.env import RecommendationEnv
+from recsys_utils.rl.rollouts import run_sessions
+from recsys_utils.rl.serving import UserState, load_policy, rank_candidates, save_policies
+from recsys_utils.rl.simulator import SimulatorConfig
+from recsys_utils.rl.synthetic import synthetic_world
+
+CONFIG = SimulatorConfig()
+
+
+@pytest.fixture(scope="module")
+def world():
+    return synthetic_world(seed=2)
+
+
+def validate(world):
+    return lambda policy: run_sessions(policy, world, "val", CONFIG, 10, seed=7, max_users=12).summary()["mean_return"]
+
+
+@pytest.fixture(scope="module")
+def runs(world, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs")
+    out = {}
+    for algo, steps in (("DQN", 1200), ("PPO", 768)):
+        run = train_agent(algo, lambda: RecommendationEnv(world, "train", CONFIG, 10), steps, 0, validate(world),
+                          n_checkpoints=3)
+        path = folder / f"{algo}.zip"
+        run.model.save(path)
+        out[algo] = run, path
+    return out
+
+
+def test_training_records_a_curve_and_keeps_the_best_checkpoint(world, runs):
+    import torch
+
+    assert torch.get_num_threads() == 1
+    for algo, (run, _) in runs.items():
+        assert run.curve_steps[0] == 0 and run.curve_steps[-1] >= 768
+        assert run.best_validation_return == pytest.approx(max(run.curve_returns))
+        # The returned model is the selected checkpoint: scoring it again reproduces its score.
+        assert validate(world)(SB3Policy(run.model)) == pytest.approx(run.best_validation_return), algo
+        assert run.model.gamma == GAMMA
+
+
+def test_both_algorithms_use_the_same_scorer_size(runs):
+    def scorer_params(model):
+        extractor = model.q_net.features_extractor if hasattr(model, "q_net") else model.policy.pi_features_extractor
+        return sum(p.numel() for p in extractor.parameters())
+
+    assert scorer_params(runs["DQN"][0].model) == scorer_params(runs["PPO"][0].model)
+
+
+def test_unknown_algorithm_is_refused(world):
+    from recsys_utils.rl.agents import make_agent
+
+    with pytest.raises(ValueError, match="DQN"):
+        make_agent("A2C", lambda: RecommendationEnv(world, "train", CONFIG, 10), 0)
+
+
+@pytest.fixture(scope="module")
+def saved(world, runs, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("policies")
+    results = {algo: {"best_validation_return": [run.best_validation_return], "best_step": [run.best_step],
+                      "paths": [str(path)], "seeds": [0]} for algo, (run, path) in runs.items()}
+    layout = RecommendationEnv(world, "train", CONFIG, 10).layout
+    vectors = np.random.default_rng(0).normal(size=(len(world.catalog.movie_ids), 32)).astype(np.float32)
+    manifest = save_policies(results, world, layout, CONFIG, vectors, "shared", folder)
+    return folder, manifest
+
+
+def test_manifest_describes_the_policies(saved):
+    folder, manifest = saved
+    on_disk = json.loads((folder / "manifest.json").read_text())
+    assert on_disk == manifest
+    assert manifest["best"]["algorithm"] in {"DQN", "PPO"}
+    assert manifest["k"] == 10 and manifest["observation_layout"]["size"] > 0
+    assert {e["file"] for e in manifest["policies"].values()} == {"dqn.zip", "ppo.zip"}
+    assert (folder / "best.zip").exists() and (folder / "features.npz").exists()
+
+
+@pytest.mark.parametrize("which", ["best", "dqn.zip", "ppo.zip"])
+def test_rank_candidates_returns_a_permutation_led_by_the_policys_choice(world, saved, which):
+    folder, _ = saved
+    policy = load_policy(folder if which == "best" else folder / which)
+    ids = world.catalog.movie_ids[world.pool_items[0, :14]].tolist()
+    state = UserState(recent_movie_ids=ids[:3])
+    ranking = rank_candidates(policy, state, ids)
+    assert sorted(ranking) == sorted(ids)
+    obs, valid = policy.observation(state, ids[:10])
+    assert ranking[0] == ids[int(np.argmax(policy.action_scores(obs)))]
+    short = rank_candidates(policy, state, ids[:3], similarities=[0.9, 0.5, 0.1])
+    assert sorted(short) == sorted(ids[:3])
+
+
+def test_serving_errors_say_what_to_do(world, saved, tmp_path):
+    folder, _ = saved
+    with pytest.raises(FileNotFoundError, match="lesson 04"):
+        load_policy(tmp_path)
+    policy = load_policy(folder)
+    ids = world.catalog.movie_ids[:5].tolist()
+    with pytest.raises(ValueError, match="taste_embedding or some recent"):
+        rank_candidates(policy, UserState(), ids)
+    with pytest.raises(ValueError, match="duplicates"):
+        rank_candidates(policy, UserState(recent_movie_ids=ids[:1]), [ids[0], ids[0]])
+    with pytest.raises(ValueError, match="384|32"):
+        rank_candidates(policy, UserState(taste_embedding=np.ones(7)), ids)

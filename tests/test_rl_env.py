@@ -1,0 +1,149 @@
+"""The environment's contract: gymnasium's and stable-baselines3's checkers, seeding, bounds."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from recsys_utils.rl.env import RecommendationEnv
+from recsys_utils.rl.simulator import SimulatorConfig
+from recsys_utils.rl.synthetic import synthetic_world
+
+
+@pytest.fixture(scope="module")
+def world():
+    return synthetic_world(seed=3)
+
+
+def make_env(world, config=None, split="train", k=10):
+    return RecommendationEnv(world, split, config or SimulatorConfig(), k=k)
+
+
+def test_gymnasium_env_checker_passes(world):
+    from gymnasium.utils.env_checker import check_env
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*render.*")
+        check_env(make_env(world), skip_render_check=True)
+
+
+def test_stable_baselines3_env_checker_passes(world):
+    from stable_baselines3.common.env_checker import check_env
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # sb3 reports layout problems as warnings
+        check_env(make_env(world), warn=True)
+
+
+def rollout(env, seed, actions):
+    obs, info = env.reset(seed=seed)
+    trace = [(obs.copy(), info["user_id"])]
+    for action in actions:
+        obs, reward, terminated, truncated, info = env.step(action)
+        trace.append((obs.copy(), reward, terminated, truncated, info["click"], info["movie_id"]))
+        if terminated or truncated:
+            break
+    return trace
+
+
+def same_trace(a, b):
+    return len(a) == len(b) and all(
+        all(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(sa, sb, strict=True))
+        for sa, sb in zip(a, b, strict=True)
+    )
+
+
+def test_same_seed_gives_identical_sessions(world):
+    actions = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4]
+    first = rollout(make_env(world), 123, actions)
+    second = rollout(make_env(world), 123, actions)
+    assert same_trace(first, second)
+
+
+def test_different_seeds_give_different_sessions(world):
+    actions = [0] * 20
+    traces = [rollout(make_env(world), seed, actions) for seed in range(6)]
+    assert not all(same_trace(traces[0], t) for t in traces[1:])
+
+
+def test_reset_can_pin_the_user_and_stays_in_split(world):
+    env = make_env(world, split="test")
+    row = int(world.rows("test")[2])
+    _, info = env.reset(seed=0, options={"user_row": row})
+    assert info["user_id"] == world.user_ids[row]
+    ids = {env.reset(seed=s)[1]["user_id"] for s in range(30)}
+    assert ids <= set(world.user_ids[world.rows("test")].tolist())
+
+
+def test_observation_holds_the_slate_features(world):
+    env = make_env(world)
+    obs, _ = env.reset(seed=5)
+    assert obs.dtype == np.float32 and obs.shape == env.observation_space.shape
+    assert obs.min() >= -1.0 and obs.max() <= 1.0
+    cands = env.layout.candidate_block(obs)
+    slate = env.slate_items
+    np.testing.assert_allclose(cands[:, 0], world.pool_similarity[env.user_row, :10], rtol=1e-6)
+    np.testing.assert_allclose(cands[:, 1], world.catalog.popularity[slate])
+    np.testing.assert_array_equal(cands[:, 3:], world.catalog.genres[slate])
+    slices = env.layout.slices()
+    assert slices["candidates"][1] == env.layout.size
+
+
+def test_recommended_movie_leaves_the_slate_and_enters_history(world):
+    env = make_env(world, SimulatorConfig(leave_base=0.0).without_long_term_dynamics())
+    env.reset(seed=1)
+    before = env.slate_items.copy()
+    _, _, _, _, info = env.step(4)
+    assert info["item"] == before[4]
+    assert before[4] not in env.slate_items
+    assert len(env.slate_items) == env.k
+    history = env.layout.user_block(env._observation())[env.layout.taste_dim : env.layout.taste_dim + env.layout.n_genres]
+    assert history.sum() > 0
+
+
+def test_session_ends_within_max_steps_and_truncates_without_leaving(world):
+    config = SimulatorConfig(leave_base=0.0, max_steps=7).without_long_term_dynamics()
+    env = make_env(world, config)
+    env.reset(seed=2)
+    for step in range(7):
+        _, _, terminated, truncated, _ = env.step(0)
+        assert not terminated
+        assert truncated == (step == 6)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(0)
+
+
+def test_invalid_action_is_refused(world):
+    env = make_env(world)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="Discrete"):
+        env.step(10)
+
+
+def test_pools_too_small_for_k_and_horizon_are_refused(world):
+    with pytest.raises(ValueError, match="larger pools"):
+        RecommendationEnv(world, "train", SimulatorConfig(max_steps=30), k=10)
+
+
+def test_unknown_split_names_the_known_ones(world):
+    with pytest.raises(KeyError, match="train"):
+        RecommendationEnv(world, "holdout")
+
+
+def test_env_steps_without_pandas(world, monkeypatch):
+    import pandas as pd
+
+    env = make_env(world)
+    env.reset(seed=0)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("pandas used inside step()")
+
+    monkeypatch.setattr(pd.DataFrame, "__getitem__", forbidden)
+    monkeypatch.setattr(pd.Series, "__getitem__", forbidden)
+    for _ in range(5):
+        _, _, terminated, truncated, _ = env.step(0)
+        if terminated or truncated:
+            break

@@ -1,0 +1,108 @@
+"""Statistics, retrieval of candidate pools, baselines and rollouts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rliable import metrics as rly_metrics
+
+from recsys_utils.rl import evaluation as ev
+from recsys_utils.rl.baselines import MyopicOracle, RandomPolicy, SimilarityGreedy, fit_myopic_greedy
+from recsys_utils.rl.candidates import retrieve_candidate_pools
+from recsys_utils.rl.env import RecommendationEnv
+from recsys_utils.rl.rollouts import intra_list_diversity, run_sessions
+from recsys_utils.rl.simulator import SimulatorConfig
+from recsys_utils.rl.synthetic import InMemoryCosineStore, synthetic_world
+
+
+def test_iqm_and_probability_of_improvement_match_rliable():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 4)), np.round(rng.normal(size=(6, 4)), 1)
+    assert ev.iqm(x) == pytest.approx(rly_metrics.aggregate_iqm(x))
+    point, _, _ = ev.probability_of_improvement(x, y)
+    assert point == pytest.approx(rly_metrics.probability_of_improvement(x, y))
+    assert ev._pairwise_improvement(np.round(x, 0), np.round(x, 0)) == pytest.approx(0.5)
+
+
+def test_stratified_bootstrap_interval_brackets_the_estimate_and_collapses_without_spread():
+    rng = np.random.default_rng(1)
+    scores = rng.normal(2.0, 1.0, size=(10, 3))
+    point, lo, hi = ev.stratified_bootstrap(scores, ev.mean)
+    assert lo < point < hi
+    assert ev.stratified_bootstrap(np.full((5, 3), 0.7), ev.iqm) == pytest.approx((0.7, 0.7, 0.7))
+    wide = ev.stratified_bootstrap(scores[:3], ev.mean)
+    assert (wide[2] - wide[1]) > 0  # fewer runs still gives an interval
+    with pytest.raises(ValueError, match="runs, tasks"):
+        ev.stratified_bootstrap(np.zeros(4), ev.mean)
+
+
+def test_normalised_score_maps_references_to_zero_and_one():
+    random_ref, oracle_ref = np.array([1.0, 2.0]), np.array([3.0, 6.0])
+    np.testing.assert_allclose(ev.normalised(np.array([[1.0, 2.0], [3.0, 6.0], [2.0, 4.0]]), random_ref, oracle_ref),
+                               [[0, 0], [1, 1], [0.5, 0.5]])
+    with pytest.raises(ValueError, match="undefined"):
+        ev.normalised(np.ones((1, 2)), random_ref, random_ref)
+
+
+def test_activity_groups_are_balanced_and_ordered():
+    counts = np.array([50, 3, 20, 7, 100, 1, 30, 9, 60, 2])
+    groups = ev.activity_groups(counts, 5)
+    assert np.bincount(groups).tolist() == [2, 2, 2, 2, 2]
+    assert groups[np.argmin(counts)] == 0 and groups[np.argmax(counts)] == 4
+
+
+def test_return_gap_sign_and_curve_band():
+    a, b = np.full((4, 3), 2.0) + np.arange(4)[:, None] * 0.1, np.ones((4, 3))
+    gap = ev.return_gap(a, b)
+    assert gap["low"] > 0 and gap["mean"] == pytest.approx(1.15)
+    mean, lo, hi = ev.curve_band(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    np.testing.assert_allclose(mean, [2.0, 3.0])
+    assert np.all(lo <= mean) and np.all(mean <= hi)
+
+
+def test_candidate_pools_skip_seen_movies_and_keep_retrieval_order():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(30, 8)).astype(np.float32)
+    ids = np.arange(101, 131)
+    store = InMemoryCosineStore(ids, vectors)
+    taste = vectors[[0, 5]]
+    seen = np.zeros((2, 30), dtype=bool)
+    seen[0, [0, 3]] = True
+    pools, sims = retrieve_candidate_pools(store, taste, seen, ids, pool_size=6)
+    assert pools.shape == (2, 6)
+    assert not seen[0, pools[0]].any()
+    assert np.all(np.diff(sims, axis=1) <= 1e-6)
+    assert pools[1, 0] == 5  # the user's own vector is the nearest unseen one
+    with pytest.raises(ValueError, match="pool_size"):
+        retrieve_candidate_pools(store, taste, seen, ids, pool_size=29)
+
+
+def test_intra_list_diversity_bounds():
+    assert intra_list_diversity(np.array([[1, 0], [1, 0], [1, 0]], dtype=float)) == pytest.approx(0.0)
+    assert intra_list_diversity(np.array([[1, 0], [0, 1]], dtype=float)) == pytest.approx(1.0)
+    assert intra_list_diversity(np.array([[1, 0]], dtype=float)) == 0.0
+
+
+@pytest.fixture(scope="module")
+def world():
+    return synthetic_world(seed=5, n_users=150)
+
+
+def test_oracle_beats_random_and_rollouts_are_reproducible(world):
+    config = SimulatorConfig()
+    oracle = run_sessions(MyopicOracle(), world, "test", config, 10, seed=0, episodes_per_user=3)
+    rand = run_sessions(RandomPolicy(0), world, "test", config, 10, seed=0, episodes_per_user=3)
+    assert oracle.summary()["mean_return"] > rand.summary()["mean_return"] + 1.0
+    again = run_sessions(RandomPolicy(0), world, "test", config, 10, seed=0, episodes_per_user=3)
+    np.testing.assert_array_equal(rand.returns, again.returns)
+    s = rand.summary()
+    assert 0 <= s["ctr"] <= 1 and 1 <= s["session_length"] <= config.max_steps and 0 <= s["diversity"] <= 1
+
+
+def test_myopic_greedy_learns_from_training_users_and_beats_random(world):
+    config = SimulatorConfig()
+    greedy = fit_myopic_greedy(lambda: RecommendationEnv(world, "train", config, 10), n_episodes=400, seed=0)
+    layout = RecommendationEnv(world, "train", config, 10).layout
+    scores = {p.name: run_sessions(p, world, "test", config, 10, seed=3, episodes_per_user=3).summary()["mean_return"]
+              for p in (greedy, RandomPolicy(0), SimilarityGreedy(layout))}
+    assert scores["myopic greedy"] > scores["random"]

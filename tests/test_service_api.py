@@ -1,0 +1,398 @@
+"""The service's API on the synthetic world: happy paths, every kind of bad input (a 4xx JSON
+error that names the problem, never a 500), immediate learning from feedback, and the
+background fine-tuning's deploy / refuse decision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from recsys_utils.service import ServiceSettings, create_app
+from recsys_utils.service.feedback_store import FeedbackStore
+from recsys_utils.service.learning import LearnerConfig, PolicyLearner, logged_examples
+from recsys_utils.service.schemas import RecommendResponse
+
+
+def make_client(db, **learner):
+    settings = ServiceSettings(source="synthetic", feedback_db=db, learner=LearnerConfig(enabled=False, **learner))
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    with make_client(tmp_path_factory.mktemp("api") / "feedback.sqlite3") as c:
+        yield c
+
+
+def service(client):
+    return client.app.state.service
+
+
+def assert_error(response, status, *words):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert isinstance(body["error"], str) and body["error"]
+    for word in words:
+        assert word.lower() in body["error"].lower(), f"{word!r} not in {body['error']!r}"
+    return body
+
+
+# -- happy paths -----------------------------------------------------------------------------
+
+
+def test_recommend_known_user_returns_k_unseen_explained_movies(client):
+    svc = service(client)
+    response = client.post("/recommend", json={"user_id": 5, "k": 7})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    RecommendResponse.model_validate(body)  # the hot path builds dicts: they must match the schema
+    assert len(body["items"]) == 7
+    assert body["policy_version"].endswith("+ft0")
+    ids = [m["movie_id"] for m in body["items"]]
+    assert len(set(ids)) == 7
+    rated = {int(svc.artifacts.catalog.movie_ids[r]) for r in svc.artifacts.users.rated[svc.artifacts.users.row(5)]}
+    assert not rated & set(ids), "a movie the user already rated was recommended"
+    scores = [m["score"] for m in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+    for movie in body["items"]:
+        assert movie["explanation"]["faithful"] is True
+        assert movie["title"] in movie["explanation"]["text"]
+
+
+def test_filters_are_applied(client):
+    body = client.post("/recommend", json={"user_id": 5, "k": 10, "explain": False,
+                                           "filters": {"genres": ["horror"], "year_min": 1970, "year_max": 1990}}).json()
+    assert body["items"]
+    for movie in body["items"]:
+        assert "Horror" in movie["genres"] and 1970 <= movie["year"] <= 1990
+        assert movie["explanation"] is None
+
+
+def test_cold_start_profiles(client):
+    liked = client.post("/recommend", json={"profile": {"liked_titles": ["Movie 12"]}, "k": 5}).json()
+    assert len(liked["items"]) == 5 and liked["user"]["kind"] == "cold_start"
+    assert 12 not in [m["movie_id"] for m in liked["items"]], "the liked title itself was recommended"
+    wish = client.post("/recommend", json={"profile": {"wish": "a scary horror night"}, "k": 5}).json()
+    horror = sum("Horror" in m["genres"] for m in wish["items"])
+    assert horror >= 4, wish
+
+
+def test_search_and_health(client):
+    found = client.get("/movies/search", params={"q": "movie 12", "limit": 3}).json()
+    assert found["results"][0]["movie_id"] == 12
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["explainer"] == "offline"
+    assert health["policy_version"] == client.post("/recommend", json={"user_id": 2, "k": 1}).json()["policy_version"]
+
+
+# -- bad inputs --------------------------------------------------------------------------------
+
+
+def test_unknown_user_and_movie_are_404(client):
+    assert_error(client.post("/recommend", json={"user_id": 99999, "k": 3}), 404, "user_id 99999")
+    assert_error(client.post("/feedback", json={"user_id": 99999, "movie_id": 1, "event": "click"}), 404, "user_id")
+    assert_error(client.post("/feedback", json={"user_id": 1, "movie_id": 123456, "event": "click"}), 404, "movie_id 123456")
+    assert_error(client.post("/recommend", json={"profile": {"liked_titles": ["No Such Film Xyz"]}}), 404,
+                 "No Such Film Xyz")
+
+
+@pytest.mark.parametrize("k", [0, -1, 51, 10**9])
+def test_k_out_of_range(client, k):
+    body = assert_error(client.post("/recommend", json={"user_id": 1, "k": k}), 422, "k")
+    assert body["detail"][0]["loc"] == ["body", "k"]
+
+
+@pytest.mark.parametrize("payload, words", [
+    ({"user_id": "5", "k": 3}, ["user_id"]),
+    ({"user_id": 5, "k": 2.5}, ["k"]),
+    ({"user_id": 5, "k": True}, ["k"]),
+    ({"user_id": [5]}, ["user_id"]),
+    ({"user_id": 5, "kk": 3}, ["kk"]),
+    ({"k": 3}, ["exactly one"]),
+    ({"user_id": 5, "profile": {"wish": "comedy"}}, ["exactly one"]),
+    ({"profile": {}}, ["liked_titles, genres or a wish"]),
+    ({"user_id": 5, "filters": {"year_min": 1999, "year_max": 1980}}, ["year_min"]),
+    ({"user_id": 5, "filters": {"genres": "Comedy"}}, ["genres"]),
+])
+def test_wrong_types_and_shapes_on_recommend(client, payload, words):
+    assert_error(client.post("/recommend", json=payload), 422, *words)
+
+
+def test_unknown_genre_names_the_known_ones(client):
+    assert_error(client.post("/recommend", json={"user_id": 5, "filters": {"genres": ["Telenovela"]}}), 422,
+                 "Telenovela", "known genres")
+    assert_error(client.post("/recommend", json={"profile": {"genres": ["Telenovela"]}}), 422, "Telenovela")
+
+
+@pytest.mark.parametrize("payload, words", [
+    ({"user_id": 1, "movie_id": 1, "event": "purchase"}, ["event"]),
+    ({"user_id": 1, "movie_id": 1, "event": "watch"}, ["watch_fraction"]),
+    ({"user_id": 1, "movie_id": 1, "event": "watch", "watch_fraction": 1.5}, ["watch_fraction"]),
+    ({"user_id": 1, "movie_id": 1, "event": "click", "watch_fraction": 0.5}, ["watch_fraction"]),
+    ({"user_id": 1, "movie_id": "1", "event": "click"}, ["movie_id"]),
+    ({"user_id": 1, "event": "click"}, ["movie_id"]),
+])
+def test_bad_feedback(client, payload, words):
+    assert_error(client.post("/feedback", json=payload), 422, *words)
+
+
+def test_malformed_json_and_non_objects(client):
+    headers = {"content-type": "application/json"}
+    assert_error(client.post("/recommend", content=b'{"user_id": 5, "k":', headers=headers), 422, "json")
+    assert_error(client.post("/feedback", content=b"[1, 2, 3]", headers=headers), 422)
+    garbage = client.post("/feedback", content=b"\xff\xfe\x00garbage", headers=headers)
+    assert_error(garbage, garbage.status_code, "json")
+    assert garbage.status_code in (400, 422)
+    assert_error(client.post("/recommend", content=b"", headers=headers), 422)
+
+
+def test_oversized_bodies_are_413(client):
+    big = {"profile": {"wish": "x" * 400, "liked_titles": ["y" * 150] * 20}, "padding": "z" * 100_000}
+    assert_error(client.post("/recommend", json=big), 413, "limit")
+
+    def chunks():  # no Content-Length: the limit must hold for streamed bodies too
+        for _ in range(100):
+            yield b" " * 1024
+
+    assert_error(client.post("/feedback", content=chunks(), headers={"content-type": "application/json"}), 413)
+
+
+def test_bad_query_parameters(client):
+    assert_error(client.get("/movies/search"), 422, "q")
+    assert_error(client.get("/movies/search", params={"q": "x" * 201}), 422, "q")
+    assert_error(client.get("/movies/search", params={"q": "star", "limit": 0}), 422, "limit")
+    assert_error(client.get("/movies/search", params={"q": "star", "limit": "many"}), 422, "limit")
+    assert_error(client.get("/no/such/route"), 404)
+    assert client.delete("/recommend").status_code == 405
+
+
+# -- learning ----------------------------------------------------------------------------------
+
+
+def test_feedback_updates_the_next_recommendation_at_once(tmp_path):
+    with make_client(tmp_path / "fb.sqlite3") as c:
+        catalog = service(c).artifacts.catalog
+        before = c.post("/recommend", json={"user_id": 7, "k": 10, "explain": False}).json()
+        # An unseen movie well outside the user's current top 10 (the 60th nearest).
+        user = service(c).recommender.known_user(7)
+        sims = catalog.vectors @ user["vector"]
+        sims[user["excluded"]] = -np.inf
+        target = int(catalog.movie_ids[int(np.argsort(-sims)[59])])
+        # No impression: it would put the movie's genres in the "recently shown" window, which the
+        # policy rightly penalises (boredom) and which would blur what this test measures.
+        for event in ("click", "like", "like"):
+            reply = c.post("/feedback", json={"user_id": 7, "movie_id": target, "event": event})
+            assert reply.status_code == 200 and reply.json()["stored"] is True
+        after = c.post("/recommend", json={"user_id": 7, "k": 10, "explain": False}).json()
+        assert after["user"]["profile_version"] == before["user"]["profile_version"] + 3
+        vec = catalog.vectors[catalog.row(target)]
+
+        def closeness(body):
+            return np.mean([catalog.vectors[catalog.row(m["movie_id"])] @ vec for m in body["items"]])
+
+        assert closeness(after) > closeness(before) + 0.05
+        assert target not in [m["movie_id"] for m in after["items"]], "a consumed movie came back"
+
+
+def test_state_is_rebuilt_from_the_log_after_restart(tmp_path):
+    db = tmp_path / "fb.sqlite3"
+    with make_client(db) as c:
+        for movie in (3, 4, 5):
+            c.post("/feedback", json={"user_id": 9, "movie_id": movie, "event": "like"})
+        first = c.post("/recommend", json={"user_id": 9, "k": 5, "explain": False}).json()
+    with make_client(db) as c:
+        again = c.post("/recommend", json={"user_id": 9, "k": 5, "explain": False}).json()
+    assert again["user"]["profile_version"] == 3
+    assert [m["movie_id"] for m in again["items"]] == [m["movie_id"] for m in first["items"]]
+
+
+def _logged_world(tmp_path, n=300, seed=0):
+    """A feedback log where engagement follows the second feature (popularity) only."""
+    rng = np.random.default_rng(seed)
+    store = FeedbackStore(tmp_path / "learn.sqlite3")
+    for i in range(n):
+        x = [rng.normal(), rng.random(), rng.random(), 1.0]  # z(base), 2 features, bias
+        store.append(1, i + 1, "impression", features=x)
+        if rng.random() < x[1]:
+            store.append(1, i + 1, "click")
+    return store
+
+
+def test_fine_tuning_deploys_a_better_head_and_versions_every_response(tmp_path):
+    store = _logged_world(tmp_path)
+    learner = PolicyLearner(store, n_features=2, base_version="base", config=LearnerConfig(min_examples=40))
+    assert learner.version == "base+ft0"
+    record = learner.fine_tune()
+    assert record["deployed"], record
+    assert record["auc_candidate"] >= record["auc_deployed"]
+    assert learner.version == "base+ft1"
+    assert learner.head.weights[1] > 0.3, "the head did not learn that the first feature drives clicks"
+    X, y = logged_examples(store.events())
+    assert X.shape == (300, 4) and 0 < (y > 0).mean() < 1
+
+
+def test_a_worse_update_is_not_deployed(tmp_path):
+    store = _logged_world(tmp_path)
+    learner = PolicyLearner(store, n_features=2, base_version="base", config=LearnerConfig(min_examples=40))
+    learner.fine_tune()
+    good = learner.head
+    # A broken trainer (e.g. a sign error): it predicts the opposite of what happened.
+    learner.trainer = lambda X, y, prev: -prev
+    record = learner.fine_tune()
+    assert not record["deployed"] and "worse" in record["reason"]
+    assert learner.head is good and learner.version == "base+ft1"
+
+
+def test_background_fine_tuning_runs_after_enough_events(tmp_path):
+    settings = ServiceSettings(source="synthetic", feedback_db=tmp_path / "bg.sqlite3",
+                               learner=LearnerConfig(enabled=True, every_events=60, interval_s=60, min_examples=20))
+    with TestClient(create_app(settings)) as c:
+        rng = np.random.default_rng(1)
+        for user in range(1, 31):
+            items = c.post("/recommend", json={"user_id": user, "k": 4, "explain": False}).json()["items"]
+            for movie in items:
+                c.post("/feedback", json={"user_id": user, "movie_id": movie["movie_id"], "event": "impression"})
+                if rng.random() < movie["similarity"] ** 4:
+                    c.post("/feedback", json={"user_id": user, "movie_id": movie["movie_id"], "event": "click"})
+        learner = service(c).learner
+        assert learner.wait_idle(timeout=20)
+        assert learner.history, "the learner never ran although every_events was exceeded"
+        attempt = learner.history[-1]
+        assert attempt["examples"] >= 100
+        version = c.get("/health").json()["policy_version"]
+        assert version == learner.version
+        assert version.endswith(f"+ft{learner.head.version}")
+
+
+# -- the lesson-04 policy as the re-ranker -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_policy(tmp_path_factory):
+    """An (untrained) DQN saved with lesson 04's own save_policies on the synthetic world."""
+    from recsys_utils.rl.agents import make_agent
+    from recsys_utils.rl.env import RecommendationEnv
+    from recsys_utils.rl.serving import save_policies
+    from recsys_utils.rl.simulator import SimulatorConfig
+    from recsys_utils.rl.synthetic import synthetic_movielens, synthetic_world
+
+    folder = tmp_path_factory.mktemp("policy")
+    world, config = synthetic_world(seed=0), SimulatorConfig()
+    env_factory = lambda: RecommendationEnv(world, "train", config, k=5)  # noqa: E731
+    make_agent("DQN", env_factory, seed=0).save(folder / "raw.zip")
+    _, _, vectors = synthetic_movielens(120, 300, seed=0)
+    save_policies({"DQN": {"best_validation_return": [0.0], "paths": [folder / "raw.zip"], "best_step": [0],
+                           "seeds": [0]}}, world, env_factory().layout, config, vectors, "64x64",
+                  folder=folder / "policies")
+    return folder / "policies"
+
+
+def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_policy, tmp_path):
+    from recsys_utils.service.artifacts import synthetic_artifacts
+    from recsys_utils.service.rl_policy import RLBasePolicy
+
+    artifacts = synthetic_artifacts(seed=0, n_users=120, n_movies=300, with_policy=False)
+    artifacts.policy, artifacts.policy_problem = RLBasePolicy.load(artifacts.catalog, saved_policy), None
+    settings = ServiceSettings(artifacts=artifacts, feedback_db=tmp_path / "fb.sqlite3",
+                               learner=LearnerConfig(enabled=False))
+    with TestClient(create_app(settings)) as c:
+        c.post("/feedback", json={"user_id": 4, "movie_id": 10, "event": "impression"})
+        body = c.post("/recommend", json={"user_id": 4, "k": 8}).json()
+        assert body["policy_version"] == "dqn-seed0+ft0" and not body["degraded"]
+        assert len(body["items"]) == 8
+        health = c.get("/health").json()
+        assert health["status"] == "ok" and "DQN" in health["reranking"]["base_policy"]
+
+        rec = service(c).recommender
+        ctx = rec.retrieve(rec.known_user(4), None)
+        scores = artifacts.policy.score(ctx)
+        assert scores.shape == (len(ctx.rows),)
+        from recsys_utils.rl.serving import UserState
+
+        loaded = artifacts.policy.loaded
+        state = UserState(taste_embedding=ctx.taste, recent_movie_ids=[10], step=int(ctx.step),
+                          last_feedback=tuple(ctx.last_feedback), counts=tuple(ctx.counts))
+        first = artifacts.catalog.movie_ids[ctx.rows[:5]]
+        obs, _ = loaded.observation(state, first, ctx.similarity[:5])
+        np.testing.assert_allclose(scores[:5], loaded.action_scores(obs), rtol=1e-5, atol=1e-6)
+        # With the initial head, the served order is the policy's order.
+        served = [m["movie_id"] for m in body["items"]]
+        by_policy = [int(artifacts.catalog.movie_ids[ctx.rows[i]]) for i in np.argsort(-scores, kind="stable")[:8]]
+        assert served == by_policy
+
+
+def test_policy_for_another_catalogue_is_refused(saved_policy):
+    from recsys_utils.service.artifacts import MissingArtifact, synthetic_artifacts
+    from recsys_utils.service.rl_policy import RLBasePolicy
+
+    bigger = synthetic_artifacts(seed=0, n_users=60, n_movies=400, with_policy=False)
+    with pytest.raises(MissingArtifact, match="lesson 04"):
+        RLBasePolicy.load(bigger.catalog, saved_policy)
+
+
+# -- start-up errors name the lesson that makes the missing artefact --------------------------------
+
+
+def test_missing_artefacts_name_their_lesson(tmp_path, monkeypatch):
+    from recsys_utils.data import load_movielens
+    from recsys_utils.paths import raw_dir
+    from recsys_utils.service.artifacts import (
+        MissingArtifact,
+        _load_policy,
+        load_course_artifacts,
+        synthetic_artifacts,
+    )
+
+    load_movielens()  # makes sure the test data folder holds ml-100k (cached after the first run)
+    real_raw = raw_dir()
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.delenv("PINECONE_API_KEY", raising=False)
+    with pytest.raises(MissingArtifact, match="lesson 01"):
+        load_course_artifacts()
+    (tmp_path / "empty" / "raw").mkdir(parents=True)
+    (tmp_path / "empty" / "raw" / "ml-100k").symlink_to(real_raw / "ml-100k")
+    with pytest.raises(MissingArtifact, match="lesson 02"):
+        load_course_artifacts()
+    catalog = synthetic_artifacts(seed=0).catalog
+    with pytest.raises(MissingArtifact, match="lesson 04"):
+        _load_policy(catalog, required=True, path=tmp_path / "no-policies")
+    policy, problem = _load_policy(catalog, required=False, path=tmp_path / "no-policies")
+    assert policy is None and "lesson 04" in problem
+
+
+def test_degraded_mode_is_reported_not_silent(tmp_path):
+    from recsys_utils.service.artifacts import synthetic_artifacts
+
+    artifacts = synthetic_artifacts(seed=0, with_policy=False)
+    settings = ServiceSettings(artifacts=artifacts, feedback_db=tmp_path / "fb.sqlite3",
+                               learner=LearnerConfig(enabled=False))
+    with TestClient(create_app(settings)) as c:
+        health = c.get("/health").json()
+        assert health["status"] == "degraded" and "without a policy" in health["reranking"]["problem"]
+        body = c.post("/recommend", json={"user_id": 3, "k": 3}).json()
+        assert body["degraded"] and body["policy_version"] == "similarity+ft0"
+        sims = [m["similarity"] for m in body["items"]]
+        assert sims == sorted(sims, reverse=True), "without a policy the order must be retrieval order"
+
+
+@pytest.mark.parametrize("flt", [
+    None,
+    {"genres": ("Horror",)},
+    {"genres": ("Comedy", "Drama"), "year_min": 1960, "year_max": 1985},
+    {"year_max": 1970, "exclude_movie_ids": (3, 5, 8)},
+])
+def test_in_place_search_equals_the_vector_store(flt):
+    from recsys_utils.service.artifacts import synthetic_artifacts
+    from recsys_utils.service.pipeline import InPlaceSearch, SearchFilter, StoreSearch
+
+    artifacts = synthetic_artifacts(seed=3)
+    search_filter = None if flt is None else SearchFilter(**flt)
+    fast, reference = InPlaceSearch(artifacts.catalog), StoreSearch(artifacts.store, artifacts.catalog)
+    users = artifacts.users
+    for row in range(0, len(users.user_ids), 7):
+        excluded = users.rated[row]
+        got_rows, got_scores = fast.search(users.vectors[row], excluded, search_filter, 25)
+        want_rows, want_scores = reference.search(users.vectors[row], excluded, search_filter, 25)
+        assert got_rows.tolist() == want_rows.tolist()
+        np.testing.assert_allclose(got_scores, want_scores, atol=1e-5)

@@ -1,0 +1,340 @@
+"""One contract, two backends: the embedded NumPy store and Pinecone through the real SDK
+talking to the loopback stand-in (tests/pinecone_standin.py)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+
+import numpy as np
+import pytest
+from filter_reference import matches as reference_matches
+from pinecone_standin import PineconeStandIn
+
+from recsys_utils.vectorstore import FilterError, VectorStoreError, open_store, resolve_backend
+
+DIM = 16
+API_KEY = "standin-key-for-tests"
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def standin():
+    with PineconeStandIn(api_key=API_KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def pinecone_env(standin, monkeypatch):
+    monkeypatch.setenv("PINECONE_API_KEY", API_KEY)
+    monkeypatch.setenv("PINECONE_CONTROLLER_HOST", standin.url)
+    return standin
+
+
+@pytest.fixture(params=["local", "pinecone"])
+def make_store(request, tmp_path, monkeypatch):
+    """``make_store(dimension=16, name=None)`` opens a fresh store on the parametrised backend."""
+    if request.param == "pinecone":
+        request.getfixturevalue("pinecone_env")
+
+    def make(dimension: int = DIM, name: str | None = None, metric: str = "cosine"):
+        name = name or f"contract-{next(_names)}"
+        if request.param == "local":
+            return open_store("local", name=name, dimension=dimension, metric=metric, path=tmp_path)
+        return open_store("pinecone", name=name, dimension=dimension, metric=metric)
+
+    make.backend = request.param
+    return make
+
+
+def _movies(n: int = 40, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n, DIM)).astype(np.float32)
+    genres = ["Action", "Comedy", "Drama", "Sci-Fi", "Thriller"]
+    records = []
+    for i in range(n):
+        meta = {
+            "title": f"Movie {i}",
+            "genres": sorted(set(rng.choice(genres, size=rng.integers(1, 3)).tolist())),
+            "mean_rating": round(float(rng.uniform(1, 5)), 2),
+            "classic": bool(i % 3 == 0),
+        }
+        if i % 4:
+            meta["year"] = int(1950 + 2 * i)
+        records.append((str(i), vectors[i], meta))
+    return records
+
+
+def _cosine(a, b) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def _expected(records, query, flt, top_k):
+    admitted = [(rid, _cosine(vec, query)) for rid, vec, meta in records if reference_matches(meta, flt)]
+    admitted.sort(key=lambda item: -item[1])
+    return admitted[:top_k]
+
+
+def test_upsert_stats_fetch(make_store):
+    store = make_store()
+    records = _movies()
+    assert store.upsert(records) == len(records)
+    stats = store.stats()
+    assert stats["total_vector_count"] == len(records)
+    assert stats["namespaces"] == {"": len(records)}
+    assert stats["dimension"] == DIM and stats["backend"] == make_store.backend
+    fetched = store.fetch(["3", "7", "no-such-id"])
+    assert set(fetched) == {"3", "7"}
+    assert fetched["3"].metadata == records[3][2]
+    # Cosine stores may keep the unit-length copy; the direction is what must survive.
+    assert _cosine(fetched["3"].vector, records[3][1]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_upsert_replaces_by_id(make_store):
+    store = make_store()
+    records = _movies()
+    store.upsert(records)
+    new_vector = -records[0][1]
+    store.upsert([("0", new_vector, {"title": "Replaced"})])
+    assert store.count() == len(records)
+    record = store.fetch(["0"])["0"]
+    assert record.metadata == {"title": "Replaced"}
+    assert _cosine(record.vector, new_vector) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_query_ranks_by_cosine(make_store):
+    store = make_store()
+    records = _movies()
+    store.upsert(records)
+    query = records[5][1] + 0.1
+    matches = store.query(query, top_k=5)
+    expected = _expected(records, query, None, 5)
+    assert [m.id for m in matches] == [rid for rid, _ in expected]
+    assert [m.score for m in matches] == pytest.approx([s for _, s in expected], abs=1e-5)
+    assert matches[0].metadata == records[5][2]
+    assert all(m.metadata is None for m in store.query(query, top_k=3, include_metadata=False))
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        {"genres": "Drama"},
+        {"genres": {"$in": ["Sci-Fi", "Thriller"]}},
+        {"genres": {"$nin": ["Drama"]}},
+        {"genres": {"$ne": "Comedy"}},
+        {"year": {"$gte": 1980, "$lt": 2010}},
+        {"year": {"$exists": False}},
+        {"classic": True},
+        {"$or": [{"genres": "Action"}, {"mean_rating": {"$gt": 4.0}}]},
+        {"$and": [{"genres": "Drama"}, {"genres": "Comedy"}]},
+        {"genres": "Western"},
+    ],
+)
+def test_filters_match_reference(make_store, flt):
+    store = make_store()
+    records = _movies()
+    store.upsert(records)
+    query = records[1][1]
+    expected = _expected(records, query, flt, 10)
+    matches = store.query(query, top_k=10, filter=flt)
+    assert [m.id for m in matches] == [rid for rid, _ in expected]
+    for match in matches:
+        assert reference_matches(match.metadata, flt)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"year": {"$regex": "19.*"}},
+        {"year": {"$gt": "1990"}},
+        {"genres": {"$in": "Drama"}},
+        {"$not": {"genres": "Drama"}},
+        {"$or": []},
+        {"genres": ["Drama", "Comedy"]},
+        {"year": {"$exists": "yes"}},
+        {},
+        "genres = Drama",
+    ],
+)
+def test_invalid_filters_raise_clear_error(make_store, bad):
+    store = make_store()
+    store.upsert(_movies(5))
+    with pytest.raises(FilterError) as info:
+        store.query(_movies(1)[0][1], top_k=3, filter=bad)
+    assert "filter" in str(info.value)
+
+
+def test_namespaces_are_separate(make_store):
+    store = make_store()
+    records = _movies(10)
+    store.upsert(records[:6], namespace="a")
+    store.upsert(records[6:], namespace="b")
+    assert store.stats()["namespaces"] == {"a": 6, "b": 4}
+    assert {m.id for m in store.query(records[0][1], top_k=10, namespace="b")} == {r[0] for r in records[6:]}
+    assert store.query(records[0][1], top_k=3) == []
+    store.delete_all("a")
+    assert store.stats()["namespaces"] == {"b": 4}
+
+
+def test_delete(make_store):
+    store = make_store()
+    records = _movies(10)
+    store.upsert(records)
+    store.delete(["1", "2", "unknown"])
+    assert store.count() == 8
+    assert "1" not in store.fetch(["1", "3"])
+    assert all(m.id not in {"1", "2"} for m in store.query(records[1][1], top_k=10))
+
+
+def test_query_many_agrees_with_query_and_pads(make_store):
+    store = make_store()
+    records = _movies(30)
+    store.upsert(records)
+    queries = np.stack([records[i][1] for i in (0, 7, 12)])
+    ids, scores = store.query_many(queries, top_k=4)
+    assert ids.shape == (3, 4) and scores.shape == (3, 4)
+    for row, query in enumerate(queries):
+        single = store.query(query, top_k=4, include_metadata=False)
+        assert ids[row].tolist() == [m.id for m in single]
+        assert scores[row] == pytest.approx([m.score for m in single], abs=1e-5)
+    ids, scores = store.query_many(queries, top_k=5, filter={"genres": "Western"})
+    assert (ids == "").all() and np.isneginf(scores).all()
+
+
+def test_bad_records_are_refused(make_store):
+    store = make_store()
+    with pytest.raises(VectorStoreError, match="length 3"):
+        store.upsert([("1", [0.1, 0.2, 0.3], {})])
+    with pytest.raises(VectorStoreError, match="all-zero"):
+        store.upsert([("1", np.zeros(DIM), {})])
+    with pytest.raises(VectorStoreError, match="str"):
+        store.upsert([(1, np.ones(DIM), {})])
+    with pytest.raises(TypeError, match="list of strings"):
+        store.upsert([("1", np.ones(DIM), {"genres": [1, 2]})])
+    with pytest.raises(TypeError, match="nested"):
+        store.upsert([("1", np.ones(DIM), {"nested": {"a": 1}})])
+    with pytest.raises(VectorStoreError, match="top_k"):
+        store.query(np.ones(DIM), top_k=0)
+    assert store.count() == 0
+
+
+def test_null_metadata_is_dropped(make_store):
+    store = make_store()
+    store.upsert([("1", np.ones(DIM), {"title": "A", "year": None, "imdb": math.nan, "votes": np.int64(3)})])
+    assert store.fetch(["1"])["1"].metadata == {"title": "A", "votes": 3}
+
+
+def test_manifest_round_trip(make_store):
+    store = make_store()
+    assert store.get_manifest() == {}
+    store.set_manifest({"content_hash": "abc123", "dataset": "ml-100k"})
+    store.set_manifest({"content_hash": "def456"})
+    assert store.get_manifest() == {"content_hash": "def456"}
+
+
+# ---- backend-specific behaviour ----------------------------------------------------------
+
+
+def test_local_store_persists_and_refuses_other_shape(tmp_path):
+    store = open_store("local", name="persist", dimension=DIM, path=tmp_path)
+    records = _movies(12)
+    store.upsert(records)
+    store.set_manifest({"content_hash": "x"})
+    reopened = open_store("local", name="persist", dimension=DIM, path=tmp_path)
+    assert reopened.count() == 12 and reopened.get_manifest() == {"content_hash": "x"}
+    assert reopened.query(records[4][1], top_k=1)[0].id == "4"
+    with pytest.raises(VectorStoreError, match="16-d cosine"):
+        open_store("local", name="persist", dimension=32, path=tmp_path)
+
+
+def test_local_default_path_is_under_artifacts(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
+    store = open_store("local", name="movies", dimension=DIM)
+    store.upsert(_movies(2))
+    assert (tmp_path / "artifacts" / "vectorstore" / "movies" / "store.json").exists()
+
+
+def test_auto_backend_follows_api_key(monkeypatch):
+    monkeypatch.delenv("PINECONE_API_KEY", raising=False)
+    assert resolve_backend("auto") == "local"
+    monkeypatch.setenv("PINECONE_API_KEY", "anything")
+    assert resolve_backend("auto") == "pinecone"
+    assert resolve_backend("local") == "local"
+    with pytest.raises(ValueError, match="backend"):
+        resolve_backend("faiss")
+
+
+def test_pinecone_without_key_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("PINECONE_API_KEY", raising=False)
+    with pytest.raises(VectorStoreError, match="PINECONE_API_KEY"):
+        open_store("pinecone", dimension=DIM)
+
+
+def test_pinecone_creates_serverless_index_from_env(pinecone_env, monkeypatch):
+    monkeypatch.setenv("PINECONE_CLOUD", "gcp")
+    monkeypatch.setenv("PINECONE_REGION", "europe-west4")
+    open_store("pinecone", name="created-here", dimension=DIM)
+    index = pinecone_env.indexes["created-here"]
+    assert index.deployment == {"deployment_type": "managed", "cloud": "gcp", "region": "europe-west4"}
+    assert (index.dimension, index.metric) == (DIM, "cosine")
+    assert all(r["api_version"] == "2026-07" for r in pinecone_env.requests)
+
+
+def test_pinecone_refuses_dimension_or_metric_mismatch(pinecone_env):
+    open_store("pinecone", name="shape-check", dimension=DIM)
+    with pytest.raises(VectorStoreError, match="delete-index shape-check"):
+        open_store("pinecone", name="shape-check", dimension=DIM * 2)
+    with pytest.raises(VectorStoreError, match="dotproduct"):
+        open_store("pinecone", name="shape-check", dimension=DIM, metric="dotproduct")
+
+
+def test_pinecone_batches_stay_under_limits(pinecone_env):
+    store = open_store("pinecone", name="batching", dimension=384)
+    rng = np.random.default_rng(1)
+    before = len(pinecone_env.requests)
+    records = [(str(i), rng.normal(size=384), {"title": "t" * 200}) for i in range(1200)]
+    assert store.upsert(records) == 1200
+    upserts = [r for r in pinecone_env.requests[before:] if r["path"] == "/vectors/upsert"]
+    assert len(upserts) >= 2
+    assert all(r["bytes"] < 2 * 1024 * 1024 for r in upserts)
+    assert store.count() == 1200
+
+
+def test_pinecone_retries_throttling_and_server_errors(pinecone_env):
+    store = open_store("pinecone", name="retries", dimension=DIM)
+    pinecone_env.fail_next("/vectors/upsert", 429, 503)
+    assert store.upsert(_movies(5)) == 5
+    pinecone_env.fail_next("/query", 500)
+    assert len(store.query(_movies(1)[0][1], top_k=2)) == 2
+
+
+def test_pinecone_api_key_never_logged(pinecone_env, caplog):
+    caplog.set_level(logging.DEBUG)
+    store = open_store("pinecone", name="quiet", dimension=DIM)
+    store.upsert(_movies(3))
+    store.query(_movies(1)[0][1], top_k=1)
+    assert API_KEY not in caplog.text
+    assert API_KEY not in repr(store)
+
+
+def test_delete_index_helper(pinecone_env):
+    from recsys_utils.vectorstore.pinecone_store import delete_index
+
+    open_store("pinecone", name="to-delete", dimension=DIM)
+    assert delete_index("to-delete") is True
+    assert "to-delete" not in pinecone_env.indexes
+    assert delete_index("to-delete") is False
+
+
+def test_command_line_stats_and_delete(pinecone_env, capsys, monkeypatch, tmp_path):
+    from recsys_utils.vectorstore.__main__ import main
+
+    open_store("pinecone", name="cli-index", dimension=384).upsert([("1", np.ones(384), {})])
+    assert main(["stats", "cli-index", "--backend", "pinecone"]) == 0
+    assert '"total_vector_count": 1' in capsys.readouterr().out
+    assert main(["delete-index", "cli-index"]) == 0
+    assert "deleted Pinecone index 'cli-index'" in capsys.readouterr().out
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
+    assert main(["stats", "--backend", "local"]) == 0
+    assert '"backend": "local"' in capsys.readouterr().out
