@@ -108,10 +108,12 @@ def build_report(profile: str | None = None, timings: dict[str, float] | None = 
         if result.get("summary"):
             md += [str(result["summary"]), ""]
             body_html.append(f"<p>{html.escape(str(result['summary']))}</p>")
-        rows = [{"metric": k, "value": v} for k, v in flatten(result.get("metrics", {}))]
-        if rows:
-            md += ["### Metrics", "", _markdown_table(rows), ""]
-            body_html.append("<h3>Metrics</h3>" + _html_table(rows))
+        # Key figures (the lesson's top-level numbers), its tables and figures come first: they
+        # carry the story; every recorded metric follows, folded, for readers who want it all.
+        key = [{"figure": k, "value": v} for k, v in result.get("metrics", {}).items() if not isinstance(v, (dict, list))]
+        if key:
+            md += ["### Key figures", "", _markdown_table(key), ""]
+            body_html.append("<h3>Key figures</h3>" + _html_table(key))
         for table_name, records in _tables(result).items():
             md += [f"### {table_name}", "", _markdown_table(records), ""]
             body_html.append(f"<h3>{html.escape(table_name)}</h3>" + _html_table(records))
@@ -120,6 +122,12 @@ def build_report(profile: str | None = None, timings: dict[str, float] | None = 
             body_html.append(
                 f"<figure><img src='{html.escape(rel_path)}' alt='{html.escape(fig_name)}'>"
                 f"<figcaption>{html.escape(fig_name)}</figcaption></figure>"
+            )
+        rows = [{"metric": k, "value": v} for k, v in flatten(result.get("metrics", {}))]
+        if rows:
+            md += ["<details><summary>All recorded metrics</summary>", "", _markdown_table(rows), "", "</details>", ""]
+            body_html.append(
+                f"<details><summary>All recorded metrics ({len(rows)})</summary>{_html_table(rows)}</details>"
             )
     md += ["## Environment", "", "```json", json.dumps(env, indent=2, sort_keys=True), "```", ""]
     body_html.append("<h2>Environment</h2><pre>" + html.escape(json.dumps(env, indent=2, sort_keys=True)) + "</pre>")

@@ -106,3 +106,9 @@ def test_myopic_greedy_learns_from_training_users_and_beats_random(world):
     scores = {p.name: run_sessions(p, world, "test", config, 10, seed=3, episodes_per_user=3).summary()["mean_return"]
               for p in (greedy, RandomPolicy(0), SimilarityGreedy(layout))}
     assert scores["myopic greedy"] > scores["random"]
+
+
+def test_difference_of_gaps_resamples_each_side():
+    shift = ev.difference_of_gaps(np.array([1.0, 1.2, 0.8]), np.array([-1.0, -0.9, -1.1]))
+    assert shift["mean"] == pytest.approx(2.0)
+    assert 0 < shift["low"] < 2.0 < shift["high"]

@@ -316,6 +316,15 @@ def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_polic
         first = artifacts.catalog.movie_ids[ctx.rows[:5]]
         obs, _ = loaded.observation(state, first, ctx.similarity[:5])
         np.testing.assert_allclose(scores[:5], loaded.action_scores(obs), rtol=1e-5, atol=1e-6)
+        # The batched observations are lesson 04's own, slate by slate (the last one padded).
+        batched, valids = artifacts.policy.observations(ctx)
+        ids = artifacts.catalog.movie_ids[ctx.rows]
+        assert len(batched) == -(-len(ids) // 5)
+        for slate in range(len(batched)):
+            part = slice(slate * 5, (slate + 1) * 5)
+            theirs, valid = loaded.observation(state, ids[part], ctx.similarity[part])
+            np.testing.assert_allclose(batched[slate], theirs, atol=1e-6)
+            assert valids[slate].tolist() == valid.tolist()
         # With the initial head, the served order is the policy's order.
         served = [m["movie_id"] for m in body["items"]]
         by_policy = [int(artifacts.catalog.movie_ids[ctx.rows[i]]) for i in np.argsort(-scores, kind="stable")[:8]]

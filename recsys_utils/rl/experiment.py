@@ -215,7 +215,8 @@ def analyse(main: ConditionResult, ablation: ConditionResult, groups: np.ndarray
     """Tables, probabilities of improvement and RL-minus-greedy gaps for both conditions."""
     from . import evaluation as ev
 
-    out = {"tables": {}, "poi": {}, "gaps": {}, "normalised": {}}
+    out = {"tables": {}, "poi": {}, "gaps": {}, "normalised": {}, "gap_shift": {}}
+    per_seed_gap = {}
     for cond in (main, ablation):
         rows = ev.comparison_table(cond.results, groups)
         out["tables"][cond.name] = rows
@@ -231,6 +232,15 @@ def analyse(main: ConditionResult, ablation: ConditionResult, groups: np.ndarray
             algo: ev.return_gap(cond.results[algo]["per_user"], greedy[: len(cond.results[algo]["per_user"])])
             for algo in ("DQN", "PPO")
         }
+        per_seed_gap[cond.name] = {
+            algo: cond.results[algo]["per_user"].mean(axis=1) - greedy[: len(cond.results[algo]["per_user"])].mean(axis=1)
+            for algo in ("DQN", "PPO")
+        }
+    # How much the long-term dynamics move RL's standing against the greedy model.
+    out["gap_shift"] = {
+        algo: ev.difference_of_gaps(per_seed_gap[main.name][algo], per_seed_gap[ablation.name][algo])
+        for algo in ("DQN", "PPO")
+    }
     return out
 
 
@@ -276,5 +286,11 @@ def findings(analysis: dict, main: str, ablation: str) -> list[str]:
         lines.append(
             f"[{cond}] P(PPO > DQN) = {poi['mean']:.2f} (95% CI {poi['low']:.2f}-{poi['high']:.2f}); "
             "0.5 means no difference."
+        )
+    for algo, shift in analysis["gap_shift"].items():
+        change = "improves" if shift["low"] > 0 else "worsens" if shift["high"] < 0 else "does not measurably change"
+        lines.append(
+            f"Switching the long-term dynamics on {change} {algo}'s standing against the greedy model: "
+            f"its return difference moves by {shift['mean']:+.2f} (95% CI {shift['low']:+.2f} to {shift['high']:+.2f})."
         )
     return lines

@@ -60,22 +60,43 @@ class RLBasePolicy:
         return cls(load_policy(path), catalog)
 
     def score(self, ctx) -> np.ndarray:
-        from ..rl.serving import UserState
-
         _one_torch_thread()
-        movie_ids = self.catalog.movie_ids
-        recent = [int(movie_ids[r]) for r in ctx.window_rows]
-        state = UserState(taste_embedding=ctx.taste, recent_movie_ids=recent, step=int(ctx.step),
-                          last_feedback=tuple(float(x) for x in ctx.last_feedback),
-                          counts=tuple(float(x) for x in ctx.counts))
-        ids = movie_ids[ctx.rows]
-        observations, valids = [], []
-        for start in range(0, len(ids), self.k):
-            obs, valid = self.loaded.observation(state, ids[start:start + self.k], ctx.similarity[start:start + self.k])
-            observations.append(obs)
-            valids.append(valid)
-        scores = self._batched_scores(np.stack(observations))
+        observations, valids = self.observations(ctx)
+        scores = self._batched_scores(observations)
         return np.concatenate([s[v] for s, v in zip(scores, valids, strict=True)]).astype(np.float64)
+
+    def observations(self, ctx) -> tuple[np.ndarray, np.ndarray]:
+        """(n_slates, obs) and (n_slates, K) validity: what ``LoadedPolicy.observation`` builds
+        for each slate, with the parts shared by all slates (taste projection, genre window)
+        computed once (tests check equality with ``LoadedPolicy.observation``)."""
+        from ..rl.features import build_observation
+
+        loaded, k = self.loaded, self.k
+        catalog, layout = loaded.catalog, loaded.layout
+        taste = np.asarray(ctx.taste, dtype=np.float32)
+        taste = loaded.projection.transform((taste / max(float(np.linalg.norm(taste)), 1e-9))[None])[0]
+        recent = [int(self.catalog.movie_ids[r]) for r in ctx.window_rows][-layout.window:]
+        window_counts = catalog.genres[catalog.positions(recent)].sum(axis=0) if recent else \
+            np.zeros(layout.n_genres, dtype=np.float32)
+        positions = catalog.positions(self.catalog.movie_ids[ctx.rows])
+        similarity = np.asarray(ctx.similarity, dtype=np.float32)
+        last_feedback = np.asarray(ctx.last_feedback, np.float32)
+        counts = np.asarray(ctx.counts, np.float32)
+        n_slates = -(-len(positions) // k)
+        observations = np.empty((n_slates, layout.size), dtype=np.float32)
+        valids = np.zeros((n_slates, k), dtype=bool)
+        for slate in range(n_slates):
+            part = slice(slate * k, (slate + 1) * k)
+            pos, sims = positions[part], similarity[part]
+            valids[slate, : len(pos)] = True
+            padded = np.zeros(k, dtype=np.int64)
+            padded[: len(pos)] = pos
+            sim_full = np.zeros(k, dtype=np.float32)
+            sim_full[: len(pos)] = sims
+            observations[slate] = build_observation(
+                layout, taste, window_counts, last_feedback, counts, int(ctx.step), sim_full,
+                catalog.popularity[padded], catalog.genres[padded], cand_valid=valids[slate])
+        return observations, valids
 
     def _batched_scores(self, observations: np.ndarray) -> np.ndarray:
         import torch
