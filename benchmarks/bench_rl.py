@@ -8,7 +8,11 @@ Measures, on the same world:
 - the myopic greedy baseline's decision throughput (batched, as in evaluation);
 - training steps per second for DQN and PPO with the lesson's hyperparameters, with torch
   limited to 1 thread and with torch's default thread count, alternated so machine noise hits
-  both alike. The ratio justifies ``torch.set_num_threads(1)`` in ``agents.make_agent``.
+  both alike;
+- the lesson's actual setting: a DQN and a PPO run trained at once in two worker processes
+  with one torch thread each (``N_JOBS=2``), against the same two runs one after the other
+  with torch's default threads. This ratio is what justifies ``torch.set_num_threads(1)``
+  in ``agents.make_agent`` together with parallel runs.
 
 ``--world movielens`` uses ml-100k and the lesson's vector store (needs lesson 01-02's data);
 the default synthetic world needs nothing and has the same code path and a similar size.
@@ -83,6 +87,34 @@ def measure_greedy(world, sessions: int) -> float:
     return float(rollouts.lengths.sum()) / (time.perf_counter() - start)
 
 
+def _timed_run(job: tuple) -> tuple[float, float]:
+    kind, algorithm, steps, threads = job
+    import torch
+
+    from recsys_utils.rl.agents import make_agent
+    from recsys_utils.rl.env import RecommendationEnv
+
+    world = build_world(kind)
+    model = make_agent(algorithm, lambda: RecommendationEnv(world, "train"), seed=0)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    start = time.time()
+    model.learn(total_timesteps=steps)
+    return start, time.time()
+
+
+def parallel_versus_sequential(kind: str, steps: int, default_threads: int) -> tuple[float, float]:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    jobs = [(kind, "DQN", steps, 1), (kind, "PPO", steps, 1)]
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
+        spans = list(pool.map(_timed_run, jobs))
+    parallel = max(end for _, end in spans) - min(start for start, _ in spans)
+    sequential = sum(end - start for start, end in (_timed_run((kind, a, steps, default_threads)) for a in ("DQN", "PPO")))
+    return parallel, sequential
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4000, help="timed training steps per measurement")
@@ -107,6 +139,10 @@ def main() -> None:
         print(f"{algorithm} training: {rates[algorithm][0]:,.0f} steps/s with 1 torch thread, "
               f"{rates[algorithm][1]:,.0f} with {default_threads}: 1 thread is "
               f"{rates[algorithm][0] / rates[algorithm][1]:.2f}x the default")
+    parallel, sequential = parallel_versus_sequential(args.world, 2 * args.steps, default_threads)
+    print(f"one DQN + one PPO run of {2 * args.steps} steps: {parallel:.1f} s in 2 processes x 1 thread, "
+          f"{sequential:.1f} s one after the other with {default_threads} threads: parallel is "
+          f"{sequential / parallel:.2f}x faster")
     print(f"ratios: environment / DQN training = {env_rate / rates['DQN'][0]:.1f}x, environment / PPO training = "
           f"{env_rate / rates['PPO'][0]:.1f}x, PPO / DQN training speed = {rates['PPO'][0] / rates['DQN'][0]:.2f}x")
 

@@ -111,7 +111,10 @@ def make_agent(algorithm: str, env_factory: Callable, seed: int, architecture: s
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.env_util import make_vec_env
 
-    # Small MLPs on 2 shared cores: one thread avoids thread hand-off costs (see bench_rl.py).
+    # One thread per run, because the lesson trains two runs at once (N_JOBS=2 on 2 cores).
+    # benchmarks/bench_rl.py measured two runs in parallel with 1 thread each 1.7x faster than
+    # the same runs one after the other with 2 threads, although a lone run is 10-20% faster
+    # with 2 threads (its small matrix products barely use the second core).
     torch.set_num_threads(1)
     layout = env_factory().layout
     kwargs = policy_kwargs(layout, architecture)

@@ -66,7 +66,7 @@ def prepare_movielens_world(data, splits, config: SimulatorConfig, k: int = 10, 
     user_ids, taste = user_embeddings(splits.train_ratings, data.movies, item_vectors)
     rating_model = fit_rating_model(data.ratings)  # all ratings: see ground_truth's docstring
     world = build_world(
-        data.movies, data.ratings, splits.train_ratings, item_vectors, taste, user_ids, store,
+        data.movies, splits.train_ratings, item_vectors, taste, user_ids, store,
         {"train": splits.train_users, "val": splits.val_users, "test": splits.test_users},
         rating_model, taste_dim=taste_dim, pool_size=pool_size, window=config.boredom_window,
     )

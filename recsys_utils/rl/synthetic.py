@@ -95,5 +95,5 @@ def synthetic_world(seed: int = 0, n_users: int = 120, n_movies: int = 300, pool
     taste = weighted_taste(ratings, user_ids, catalog, vectors)
     store = InMemoryCosineStore(movies[ITEM_COL].to_numpy(), vectors)
     model = fit_rating_model(ratings, rank=8, n_iters=8, seed=seed)
-    return build_world(movies, ratings, ratings, vectors, taste, user_ids, store, splits, model,
+    return build_world(movies, ratings, vectors, taste, user_ids, store, splits, model,
                        taste_dim=taste_dim, pool_size=pool_size, window=window)

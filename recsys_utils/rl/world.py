@@ -148,7 +148,6 @@ def weighted_taste(ratings: pd.DataFrame, user_ids: np.ndarray, catalog: Catalog
 
 def build_world(
     movies: pd.DataFrame,
-    all_ratings: pd.DataFrame,
     history_ratings: pd.DataFrame,
     item_vectors: np.ndarray,
     taste_vectors: np.ndarray,
@@ -163,13 +162,12 @@ def build_world(
     """Assemble the world from the data layer's tables and the retrieval lesson's artefacts.
 
     ``history_ratings`` is what the agent side may know about users (their training-period
-    ratings): it sets popularity, the recent history and the already-seen movies.
-    ``all_ratings`` is not used here on purpose; the caller fits ``rating_model`` on it.
+    ratings): it sets popularity, the recent history and the already-seen movies. The ground
+    truth enters only through ``rating_model`` (fitted by the caller on all ratings).
     ``item_vectors`` is aligned with ``movies`` sorted by movie id.
     """
     from .candidates import retrieve_candidate_pools
 
-    del all_ratings  # documented above: ground truth enters only through rating_model
     catalog = build_catalog(movies, history_ratings)
     if len(item_vectors) != len(catalog.movie_ids):
         raise ValueError(f"{len(item_vectors)} item vectors for {len(catalog.movie_ids)} movies; align them")
