@@ -52,8 +52,9 @@ def atomic_write_text(target: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(target, text.encode("utf-8"))
 
 
-def atomic_write_json(target: str | os.PathLike, obj: Any) -> Path:
-    return atomic_write_text(target, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+def atomic_write_json(target: str | os.PathLike, obj: Any, sort_keys: bool = True) -> Path:
+    text = json.dumps(obj, indent=2, sort_keys=sort_keys, default=_json_default)
+    return atomic_write_text(target, text + "\n")
 
 
 def atomic_write_with(target: str | os.PathLike, writer: Callable[[Path], None]) -> Path:

@@ -160,6 +160,7 @@ def index_movies(
         embed_seconds,
         upsert_seconds,
         dict(embedder.last_stats),
+        metadata_bytes=_json_bytes(metadata),
     )
 
 

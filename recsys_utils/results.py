@@ -39,7 +39,8 @@ def record_results(notebook: str, metrics: dict[str, Any], **sections: Any) -> P
     current.setdefault("metrics", {}).update(metrics)
     for name, value in sections.items():
         current[name] = value
-    return atomic_write_json(path, current)
+    # Insertion order is kept (no key sorting): table columns stay in the order the lesson chose.
+    return atomic_write_json(path, current, sort_keys=False)
 
 
 def save_figure(fig, notebook: str, name: str, dpi: int = 110) -> Path:
@@ -55,7 +56,7 @@ def save_figure(fig, notebook: str, name: str, dpi: int = 110) -> Path:
     current = json.loads(path.read_text()) if path.exists() else {"notebook": _stem(notebook)}
     figures = current.setdefault("figures", {})
     figures[name] = str(target.relative_to(figures_dir().parent))
-    atomic_write_json(path, current)
+    atomic_write_json(path, current, sort_keys=False)
     return target
 
 
