@@ -11,7 +11,7 @@ PROFILE ?= full
 ONLY ?=
 PYTEST_ARGS ?=
 
-.PHONY: course smoke test lint lab strip clean-reports venv
+.PHONY: course smoke test lint lab strip serve clean-reports venv
 
 venv: $(STAMP)
 
@@ -45,6 +45,10 @@ lab: $(STAMP)
 # Notebooks are committed without outputs; executed copies live in reports/.
 strip: $(STAMP)
 	$(VENV)/bin/nbstripout notebooks/*.ipynb
+
+# The recommender API (after `make course`): docs at http://127.0.0.1:8000/docs
+serve: $(STAMP)
+	$(VENV)/bin/uvicorn recsys_utils.service:app --host 127.0.0.1 --port 8000
 
 clean-reports:
 	rm -rf reports/notebooks reports/results reports/figures reports/index.html reports/REPORT.md
