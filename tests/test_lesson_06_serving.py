@@ -59,3 +59,17 @@ def test_only_the_learning_arm_changes_its_policy(results):
 def test_figures_are_recorded(results, smoke_reports_dir):
     for name in ("engagement_per_round", "ctr_per_round"):
         assert (smoke_reports_dir / results["figures"][name]).stat().st_size > 5_000
+
+
+def test_arms_are_compared_user_by_user_with_intervals(results):
+    m = results["metrics"]
+    comparisons = m["paired_comparisons"]
+    assert set(comparisons) == {"learning vs frozen", "embeddings only vs frozen", "learning vs embeddings only"}
+    for c in comparisons.values():
+        assert c["ci_low"] <= c["mean_diff"] <= c["ci_high"]
+        assert 0.0 < c["p_value"] <= 1.0
+        assert c["wins"] + c["losses"] <= m["n_users"]
+    # The paired mean difference is the difference of the arms' means over rounds 2..R.
+    rounds = m["engagement_per_round"]
+    later = {name: sum(v[1:]) / len(v[1:]) for name, v in rounds.items()}
+    assert comparisons["learning vs frozen"]["mean_diff"] == pytest.approx(later["learning"] - later["frozen"], abs=1e-9)

@@ -111,3 +111,36 @@ def fine_tune_table(runs: dict[str, ArmRun]):
                                                          "deployed", "reason")}}
             for name, run in runs.items() for record in run.fine_tunes]
     return pd.DataFrame(rows)
+
+
+def compare_arms(runs: dict[str, ArmRun], a: str, b: str, first_round: int = 2, n_resamples: int = 2000,
+                 seed: int = 42) -> dict[str, float]:
+    """Is arm ``a`` more engaging than arm ``b``? Paired over users (both arms served the same
+    simulated users with the same random streams), on each user's mean engagement from round
+    ``first_round`` on: round 1 is identical by construction, nothing has been learned yet.
+
+    Returns ``recsys_utils.evaluation.paired_comparison``'s fields (mean difference with a
+    bootstrap confidence interval over users, sign-flip permutation p-value, wins/losses).
+    """
+    from ..evaluation import paired_comparison
+
+    def per_user(name: str) -> np.ndarray:
+        matrix = np.asarray(runs[name].result.per_user_engagement, dtype=float)  # rounds x users
+        if matrix.shape[0] < first_round:
+            raise ValueError(f"arm {name!r} ran {matrix.shape[0]} rounds; comparing from round {first_round} needs more")
+        return matrix[first_round - 1:].mean(axis=0)
+
+    return paired_comparison(per_user(a), per_user(b), n_resamples=n_resamples, seed=seed)
+
+
+def comparison_sentence(a: str, b: str, comparison: dict[str, float]) -> str:
+    """One plain sentence for the lesson, decided by the confidence interval, not by hope."""
+    low, high, diff = comparison["ci_low"], comparison["ci_high"], comparison["mean_diff"]
+    if low > 0:
+        verdict = f"{a} is more engaging than {b}"
+    elif high < 0:
+        verdict = f"{a} is less engaging than {b}"
+    else:
+        verdict = f"{a} and {b} cannot be told apart"
+    return (f"{verdict}: {diff:+.3f} engagement per user and round (95% CI {low:+.3f} to {high:+.3f}, "
+            f"p = {comparison['p_value']:.3g}, {int(comparison['wins'])} users better, {int(comparison['losses'])} worse).")

@@ -90,6 +90,9 @@ class LoopResult:
     policy_versions: list[str]
     requests: int
     seconds: float
+    # engagement of each user in each round (rounds x users, users in the order given): the
+    # unit of the paired comparison between arms, which share users and random streams.
+    per_user_engagement: list[list[float]] = field(default_factory=list)
 
 
 class ClosedLoop:
@@ -114,13 +117,15 @@ class ClosedLoop:
         import httpx
 
         users = [SimulatedUser(u) for u in self.user_ids]
-        engagement, ctr, versions = [], [], []
+        engagement, ctr, versions, per_user = [], [], [], []
         requests = 0
         start = time.perf_counter()
         with httpx.Client(base_url=base_url, timeout=30) as http:
             for round_index in range(rounds):
                 total, clicks, shown = 0.0, 0, 0
+                user_totals = []
                 for user in users:
+                    user_total = 0.0
                     reply = http.post("/recommend", json={"user_id": user.user_id, "k": self.slate, "explain": False})
                     reply.raise_for_status()
                     body = reply.json()
@@ -142,12 +147,15 @@ class ClosedLoop:
                             http.post("/feedback", json={"user_id": user.user_id, "movie_id": movie["movie_id"],
                                                          **event}).raise_for_status()
                             requests += 1
-                        total += self.response.reward(click, watch, like)
+                        user_total += self.response.reward(click, watch, like)
                         clicks += int(click)
                         shown += 1
+                    user_totals.append(user_total)
+                    total += user_total
+                per_user.append(user_totals)
                 engagement.append(total / len(users))
                 ctr.append(clicks / max(shown, 1))
                 if on_round is not None:
                     on_round(round_index)  # e.g. wait for the background fine-tune to settle
                 versions.append(http.get("/health").json()["policy_version"])
-        return LoopResult(engagement, ctr, versions, requests, time.perf_counter() - start)
+        return LoopResult(engagement, ctr, versions, requests, time.perf_counter() - start, per_user)
