@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -97,10 +98,18 @@ def test_missing_local_folder_is_a_clear_error(monkeypatch, tmp_path):
 def test_hub_probe_fails_fast_when_unreachable(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setenv("RECSYS_HUB_PROBE_TIMEOUT", "1")
-    # A non-routable address: the request can only time out (or be refused).
-    monkeypatch.setattr(model_module, "_hub_endpoint", lambda: "https://10.255.255.1")
+    # A loopback socket that is listening but never answers: the connection opens and the
+    # request can only time out, as behind a firewall that drops packets. (Tests send traffic
+    # to loopback addresses only.)
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    monkeypatch.setattr(model_module, "_hub_endpoint", lambda: f"http://127.0.0.1:{silent.getsockname()[1]}")
     start = time.perf_counter()
-    resolved = resolve_model()
+    try:
+        resolved = resolve_model()
+    finally:
+        silent.close()
     assert time.perf_counter() - start < 3.0
     assert resolved.source == "bundled-package"
     assert any("not reachable" in step for step in resolved.steps)
