@@ -83,6 +83,24 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
+def _ipc_kernel_manager_class():
+    """A kernel manager that talks to its kernel over Unix sockets instead of TCP ports.
+
+    Over TCP, jupyter_client picks five free ports and the kernel binds them a moment later;
+    another process (a training worker, the lesson-06 service) can take one in between and
+    the kernel dies with "Address already in use". Sockets in files cannot collide that way,
+    and they are not reachable from the network at all.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
 def run_notebook(notebook: Path, output_dir: Path, parameters: dict[str, Any]) -> NotebookRun:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -99,6 +117,7 @@ def run_notebook(notebook: Path, output_dir: Path, parameters: dict[str, Any]) -
             cwd=str(notebook.parent),
             progress_bar=False,
             log_output=False,
+            kernel_manager_class=_ipc_kernel_manager_class(),
         )
     except PapermillExecutionError as error:
         first_line = str(error.evalue).splitlines()[0] if error.evalue else ""
