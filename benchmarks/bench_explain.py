@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_explain.py [--pairs 300]
 
 * offline explanations per second, and the faithfulness check's share of that time;
-* the check with and without the title catalogue (the catalogue is one compiled regex);
+* the check with and without the title catalogue (titles bucketed by their first two characters);
 * the OpenAI explainer against the loopback stand-in (tests/openai_standin.py): a fresh call
   through the real client versus an answer from the disk cache. Loopback latency is far below a
   real provider's, so the real cache speed-up is larger than the one printed here.
