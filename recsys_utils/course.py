@@ -152,6 +152,8 @@ def run_course(
 def _run(profile: str, only, build_report: bool, log) -> list[NotebookRun]:
     # Kernels run with the notebooks folder as their working directory: a relative
     # RECSYS_DATA_DIR would point somewhere else in there, so pass it on as an absolute path.
+    # Kernels started here run unattended: nothing in them may wait for a typed key.
+    os.environ["PAPERMILL_EXECUTION"] = "1"
     if os.environ.get("RECSYS_DATA_DIR"):
         os.environ["RECSYS_DATA_DIR"] = str(Path(os.environ["RECSYS_DATA_DIR"]).expanduser().resolve())
     out_dir = reports_dir() / "notebooks"
