@@ -26,7 +26,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,15 +35,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from recsys_utils.service.loop import free_loopback_port, wait_until_healthy
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 50.0
 TARGET_CLIENTS = 32
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(port: int, synthetic: bool, db: Path, allow_no_policy: bool = False) -> subprocess.Popen:
@@ -78,17 +73,12 @@ def start_server(port: int, synthetic: bool, db: Path, allow_no_policy: bool = F
         env=env,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"the service did not start:\n{process.stderr.read().decode()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    sys.exit("the service did not answer /health within 180 s")
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}", process, timeout=180)
+    except RuntimeError as failure:
+        process.kill()
+        sys.exit(str(failure))
+    return process
 
 
 class RawClient:
@@ -176,7 +166,7 @@ def main() -> None:
         help="serve without lesson 04's policy (re-ranking off; the figures then omit its cost)",
     )
     args = parser.parse_args()
-    port = free_port()
+    port = free_loopback_port()
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(port, args.synthetic, Path(tmp) / "feedback.sqlite3", args.allow_no_policy)
         base_url = f"http://127.0.0.1:{port}"

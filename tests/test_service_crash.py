@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,13 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from recsys_utils.service.loop import free_loopback_port, wait_until_healthy
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(db: Path, port: int) -> subprocess.Popen:
@@ -38,23 +33,18 @@ def start_server(db: Path, port: int) -> subprocess.Popen:
          "--log-level", "warning"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited at start-up: {process.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("server did not answer /health within 60 s")
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}", process, timeout=60)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process
 
 
 @pytest.mark.slow
 def test_acknowledged_feedback_survives_kill_9(tmp_path):
     db = tmp_path / "feedback.sqlite3"
-    port = free_port()
+    port = free_loopback_port()
     server = start_server(db, port)
     acknowledged: dict[int, tuple] = {}
     lock = threading.Lock()
@@ -125,7 +115,7 @@ def test_start_up_without_artefacts_fails_with_the_lesson_to_run(tmp_path):
     env = dict(os.environ, RECSYS_DATA_DIR=str(tmp_path / "nothing-here"), PYTHONPATH=str(ROOT))
     env.pop("PINECONE_API_KEY", None)
     done = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "recsys_utils.service:app", "--host", "127.0.0.1", "--port", str(free_port())],
+        [sys.executable, "-m", "uvicorn", "recsys_utils.service:app", "--host", "127.0.0.1", "--port", str(free_loopback_port())],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode != 0

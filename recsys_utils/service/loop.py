@@ -46,6 +46,25 @@ def free_loopback_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_healthy(base_url: str, process=None, timeout: float = 60.0) -> None:
+    """Block until ``GET /health`` answers 200. Raises ``RuntimeError`` saying why not: the
+    server ``process`` (a ``subprocess.Popen``, when there is one) exited, with the end of its
+    stderr, or it did not answer within ``timeout`` seconds."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            stderr = process.stderr.read().decode(errors="replace")[-3000:] if process.stderr else ""
+            raise RuntimeError(f"the service exited at start-up:\n{stderr}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the service did not answer {base_url}/health within {timeout:.0f} s")
+
+
 def serve_in_thread(app, port: int | None = None, timeout: float = 120.0) -> RunningService:
     """Run ``app`` with uvicorn on 127.0.0.1 in a daemon thread; returns once it answers."""
     import httpx
