@@ -119,3 +119,7 @@ def test_rating_model_names_unknown_ids_and_bad_input():
         model.predict([1], [999])
     with pytest.raises(ValueError, match="columns"):
         fit_rating_model(ratings.drop(columns="rating"))
+
+
+def test_genre_overlap_of_a_catalogue_without_genres_is_zero():
+    np.testing.assert_array_equal(genre_overlap(np.zeros((3, 0)), np.zeros(0), 5), np.zeros(3))

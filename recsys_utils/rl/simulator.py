@@ -113,6 +113,8 @@ def genre_overlap(candidate_genres: np.ndarray, window_genre_counts: np.ndarray,
     ``candidate_genres`` is (..., K, G) multi-hot, ``window_genre_counts`` (..., G) counts of
     each genre among the last ``window`` recommendations. A movie with no genre scores 0.
     """
+    if candidate_genres.shape[-1] == 0:  # a catalogue without genres: nothing can repeat
+        return np.zeros(candidate_genres.shape[:-1])
     shares = window_genre_counts[..., None, :] / float(window)
     return (candidate_genres * shares).max(axis=-1)
 

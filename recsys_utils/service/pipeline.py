@@ -21,15 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..explain.facts import LikedMovie, UserContext
+
+# The policy was trained on the RL environment's features; the service computes the
+# "recent-genre overlap" feature with the same function so the two cannot drift apart.
+from ..rl.simulator import genre_overlap
 from .learning import design_matrix, standardise
-
-
-def recent_genre_overlap(candidate_genres: np.ndarray, window_genre_counts: np.ndarray, window: int) -> np.ndarray:
-    """Per candidate, the largest share of the recent window taken by one of its genres (0..1):
-    the RL environment's "recent-genre overlap" feature (``rl.features``), recomputed here so the
-    service's features do not depend on the simulator's internals."""
-    shares = window_genre_counts[None, :] / float(window)
-    return (candidate_genres * shares).max(axis=-1) if candidate_genres.shape[-1] else np.zeros(len(candidate_genres))
 
 
 class NotFound(LookupError):
@@ -305,7 +301,7 @@ class Recommender:
         genres = self.catalog.genre_matrix
         window_rows = np.asarray(user["window_rows"], dtype=np.int64)
         window_counts = genres[window_rows].sum(axis=0) if len(window_rows) else np.zeros(genres.shape[1], np.float32)
-        overlap = recent_genre_overlap(genres[rows], window_counts, self.window) if len(rows) else np.zeros(0)
+        overlap = genre_overlap(genres[rows], window_counts, self.window) if len(rows) else np.zeros(0)
         features = np.hstack([scores[:, None], self.catalog.popularity[rows][:, None], np.asarray(overlap)[:, None],
                               genres[rows]]).astype(np.float32)
         return CandidateContext(np.asarray(user["vector"], np.float32), rows, scores.astype(np.float32), features,
