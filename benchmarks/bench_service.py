@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from recsys_utils.service.loop import free_loopback_port, wait_until_healthy
+from recsys_utils.service.loop import free_loopback_port, process_stopped, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 50.0
@@ -74,8 +74,8 @@ def start_server(port: int, synthetic: bool, db: Path, allow_no_policy: bool = F
         stderr=subprocess.PIPE,
     )
     try:
-        wait_until_healthy(f"http://127.0.0.1:{port}", process, timeout=180)
-    except RuntimeError as failure:
+        wait_until_healthy(f"http://127.0.0.1:{port}", process_stopped(process), timeout=180)
+    except (RuntimeError, TimeoutError) as failure:
         process.kill()
         sys.exit(str(failure))
     return process

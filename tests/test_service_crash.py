@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from recsys_utils.service.loop import free_loopback_port, wait_until_healthy
+from recsys_utils.service.loop import free_loopback_port, process_stopped, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,8 +34,8 @@ def start_server(db: Path, port: int) -> subprocess.Popen:
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        wait_until_healthy(f"http://127.0.0.1:{port}", process, timeout=60)
-    except RuntimeError:
+        wait_until_healthy(f"http://127.0.0.1:{port}", process_stopped(process), timeout=60)
+    except (RuntimeError, TimeoutError):
         process.kill()
         raise
     return process

@@ -46,28 +46,42 @@ def free_loopback_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_healthy(base_url: str, process=None, timeout: float = 60.0) -> None:
-    """Block until ``GET /health`` answers 200. Raises ``RuntimeError`` saying why not: the
-    server ``process`` (a ``subprocess.Popen``, when there is one) exited, with the end of its
-    stderr, or it did not answer within ``timeout`` seconds."""
+def wait_until_healthy(base_url: str, stopped=lambda: None, timeout: float = 60.0) -> None:
+    """Block until ``GET /health`` answers 200.
+
+    ``stopped()`` says why the server can no longer come up (a string) or returns None while it
+    may; it is asked between attempts. Raises ``RuntimeError`` with that reason, or
+    ``TimeoutError`` when nothing answered within ``timeout`` seconds.
+    """
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            stderr = process.stderr.read().decode(errors="replace")[-3000:] if process.stderr else ""
-            raise RuntimeError(f"the service exited at start-up:\n{stderr}")
+        reason = stopped()
+        if reason:
+            raise RuntimeError(reason)
         try:
             if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.1)
-    raise RuntimeError(f"the service did not answer {base_url}/health within {timeout:.0f} s")
+    raise TimeoutError(f"the service did not answer {base_url}/health within {timeout:.0f} s")
+
+
+def process_stopped(process):
+    """A ``stopped`` check for a server started with ``subprocess.Popen(..., stderr=PIPE)``."""
+
+    def stopped() -> str | None:
+        if process.poll() is None:
+            return None
+        stderr = process.stderr.read().decode(errors="replace")[-3000:] if process.stderr else ""
+        return f"the service exited at start-up:\n{stderr}"
+
+    return stopped
 
 
 def serve_in_thread(app, port: int | None = None, timeout: float = 120.0) -> RunningService:
     """Run ``app`` with uvicorn on 127.0.0.1 in a daemon thread; returns once it answers."""
-    import httpx
     import uvicorn
 
     port = port or free_loopback_port()
@@ -76,17 +90,17 @@ def serve_in_thread(app, port: int | None = None, timeout: float = 120.0) -> Run
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError("the service stopped during start-up; see the log above for the missing artefact")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return RunningService(base_url, server, thread, app)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.should_exit = True
-    raise TimeoutError(f"the service did not answer on {base_url} within {timeout} s")
+    try:
+        wait_until_healthy(
+            base_url,
+            lambda: None if thread.is_alive() else
+            "the service stopped during start-up; see the log above for the missing artefact",
+            timeout,
+        )
+    except TimeoutError:
+        server.should_exit = True
+        raise
+    return RunningService(base_url, server, thread, app)
 
 
 def _boredom(config: SimulatorConfig, genres: np.ndarray, window_counts: np.ndarray) -> float:
