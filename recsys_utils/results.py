@@ -43,9 +43,31 @@ def record_results(notebook: str, metrics: dict[str, Any], **sections: Any) -> P
     return atomic_write_json(path, current, sort_keys=False)
 
 
-def save_figure(fig, notebook: str, name: str, dpi: int = 110) -> Path:
-    """Save a matplotlib figure as PNG and list it in the notebook's results file."""
-    target = figures_dir() / _stem(notebook) / f"{name}.png"
+def headline(
+    text: str,
+    value: float,
+    ci: tuple[float, float] | None = None,
+    protocol: str = "",
+    unit: str = "",
+) -> dict[str, Any]:
+    """One headline finding for the report's front page: a sentence, its number, interval and protocol.
+
+    ``text`` is the sentence a reader sees (decided by the interval, never typed as a number);
+    lessons pass a list of these as ``record_results(..., headlines=[...])``.
+    """
+    item: dict[str, Any] = {"text": text, "value": float(value), "protocol": protocol, "unit": unit}
+    if ci is not None:
+        item["ci"] = [float(ci[0]), float(ci[1])]
+    _check_finite(item, "headline")
+    return item
+
+
+def save_figure(fig, notebook: str, name: str, caption: str | None = None, dpi: int = 110) -> None:
+    """Save a matplotlib figure as PNG and list it (with its caption) in the notebook's results file.
+
+    Returns nothing, so a notebook cell ending in ``save_figure(...)`` echoes no path.
+    """
+    target = figure_path(notebook, name)
     target.parent.mkdir(parents=True, exist_ok=True)
     from .fileio import atomic_path
 
@@ -56,8 +78,14 @@ def save_figure(fig, notebook: str, name: str, dpi: int = 110) -> Path:
     current = json.loads(path.read_text()) if path.exists() else {"notebook": _stem(notebook)}
     figures = current.setdefault("figures", {})
     figures[name] = str(target.relative_to(figures_dir().parent))
+    if caption:
+        current.setdefault("captions", {})[name] = caption
     atomic_write_json(path, current, sort_keys=False)
-    return target
+
+
+def figure_path(notebook: str, name: str) -> Path:
+    """Where ``save_figure`` wrote ``name`` for ``notebook``."""
+    return figures_dir() / _stem(notebook) / f"{name}.png"
 
 
 def _stem(notebook: str) -> str:

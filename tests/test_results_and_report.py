@@ -33,7 +33,8 @@ def test_missing_results_say_which_notebook_to_run():
 def test_report_holds_metrics_tables_figures_and_environment(tmp_path):
     fig, ax = plt.subplots()
     ax.plot([1, 2], [3, 4])
-    png = results.save_figure(fig, "01_demo", "line")
+    results.save_figure(fig, "01_demo", "line", caption="A line")
+    png = results.figure_path("01_demo", "line")
     results.record_results(
         "01_demo", {"n_users": 943, "split": {"test": 142}},
         tables={"baselines": [{"model": "EASE", "ndcg@10": 0.4}, {"model": "random", "ndcg@10": 0.01}]},
@@ -54,6 +55,7 @@ def test_identical_figures_give_identical_files():
     def draw():
         fig, ax = plt.subplots()
         ax.bar([1, 2, 3], [3, 1, 2])
-        return results.save_figure(fig, "01_demo", "bars").read_bytes()
+        results.save_figure(fig, "01_demo", "bars")
+        return results.figure_path("01_demo", "bars").read_bytes()
 
     assert draw() == draw()
