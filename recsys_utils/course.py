@@ -73,7 +73,9 @@ def ensure_kernel() -> str:
 
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
-        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+        # Compare without resolving symlinks: every venv's python links to the same base
+        # interpreter, so resolved paths would accept another checkout's kernel.
+        if Path(spec.argv[0]).absolute() == Path(sys.executable).absolute():
             return KERNEL_NAME
     except NoSuchKernel:
         pass
