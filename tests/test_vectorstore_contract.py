@@ -338,3 +338,17 @@ def test_command_line_stats_and_delete(pinecone_env, capsys, monkeypatch, tmp_pa
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
     assert main(["stats", "--backend", "local"]) == 0
     assert '"backend": "local"' in capsys.readouterr().out
+
+
+def test_query_response_has_pinecones_shape():
+    from recsys_utils.vectorstore import LocalVectorStore, Match, QueryResponse
+
+    store = LocalVectorStore(name="shape", dimension=2, metric="cosine")
+    store.upsert([("a", [1.0, 0.0], {"genre": "x"}), ("b", [0.0, 1.0], {"genre": "y"})])
+    response = store.query([1.0, 0.1], top_k=2, include_metadata=True)
+    assert isinstance(response, QueryResponse)
+    assert response.matches is response["matches"] and len(response) == 2
+    best = response.matches[0]
+    assert best.id == best["id"] == "a" and best["metadata"] == {"genre": "x"}
+    assert [m.id for m in response] == ["a", "b"] and isinstance(response[0], Match)
+    assert response == [response[0], response[1]]

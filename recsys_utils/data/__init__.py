@@ -29,7 +29,7 @@ from .sources import Attempt, DataSourceError, resolve
 from .titles import normalise_title, parse_title
 
 __all__ = [
-    "DATASETS", "Attempt", "DataSourceError", "DatasetSpec", "MovieLens", "ParseError",
+    "DATASETS", "Attempt", "DataSourceError", "DatasetSpec", "MovieLens", "ParseError", "coverage",
     "load_movielens", "movie_text", "normalise_title", "parse_title",
 ]
 
@@ -48,12 +48,30 @@ class MovieLens:
     checksums: dict[str, str]
     tags: pd.DataFrame | None = None
     attempts: list[Attempt] = field(default_factory=list)
+    # Ratings whose movie is missing from the movie file, dropped at load time (counted, never silent).
+    dangling_ratings: int = 0
 
     def __repr__(self) -> str:
         return (
             f"MovieLens({self.name!r}: {len(self.ratings):,} ratings, {self.ratings[USER_COL].nunique():,} users, "
             f"{len(self.movies):,} movies, from {self.source})"
         )
+
+
+def coverage(data: MovieLens, ratings: pd.DataFrame | None = None) -> dict[str, int]:
+    """How much of the catalogue has ratings: every lesson reports these counts.
+
+    ``ratings`` defaults to all ratings; pass the training split to count what a model fitted on
+    it can know. Movies without ratings still get text vectors; collaborative models cannot rank them.
+    """
+    ratings = data.ratings if ratings is None else ratings
+    rated = data.movies[ITEM_COL].isin(ratings[ITEM_COL].unique())
+    return {
+        "n_movies": int(len(data.movies)),
+        "n_rated_movies": int(rated.sum()),
+        "n_unrated_movies": int((~rated).sum()),
+        "n_dangling_ratings": int(data.dangling_ratings),
+    }
 
 
 def movie_text(title: str, genres: list[str], year) -> str:

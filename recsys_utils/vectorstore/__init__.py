@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from ..paths import artifacts_dir
-from .base import Match, Record, VectorStore, VectorStoreError
+from .base import Match, QueryResponse, Record, VectorStore, VectorStoreError
 from .filters import FilterError, validate_filter
 from .local import LocalVectorStore
 
@@ -65,6 +65,7 @@ __all__ = [
     "FilterError",
     "LocalVectorStore",
     "Match",
+    "QueryResponse",
     "Record",
     "VectorStore",
     "VectorStoreError",

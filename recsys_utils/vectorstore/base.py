@@ -23,11 +23,53 @@ class VectorStoreError(RuntimeError):
 
 
 class Match(NamedTuple):
-    """One query result. A NamedTuple because queries build many of them on the hot path."""
+    """One query result, shaped like Pinecone's ``ScoredVector``: ``m.id``, ``m.score``, ``m.metadata``
+    and ``m["id"]``. A NamedTuple because queries build many of them on the hot path."""
 
     id: str
     score: float
     metadata: dict[str, Any] | None = None
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, str):
+            if key not in self._fields:
+                raise KeyError(f"a match has {', '.join(self._fields)}; not {key!r}")
+            return getattr(self, key)
+        return tuple.__getitem__(self, key)
+
+
+class QueryResponse(Sequence):
+    """What ``query`` returns, shaped like Pinecone's: ``response.matches`` and ``response["matches"]``.
+
+    It is also a sequence of its matches (``for m in response``, ``response[0]``, ``len(response)``),
+    so code written against either backend reads the same.
+    """
+
+    __slots__ = ("matches", "namespace")
+
+    def __init__(self, matches: list[Match], namespace: str = ""):
+        self.matches = matches
+        self.namespace = namespace
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            if key == "matches":
+                return self.matches
+            if key == "namespace":
+                return self.namespace
+            raise KeyError(f"a query response has 'matches' and 'namespace'; not {key!r}")
+        return self.matches[key]
+
+    def __len__(self) -> int:
+        return len(self.matches)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, QueryResponse):
+            return self.matches == other.matches and self.namespace == other.namespace
+        return isinstance(other, list) and self.matches == other
+
+    def __repr__(self) -> str:
+        return f"QueryResponse({len(self.matches)} matches, namespace={self.namespace!r})"
 
 
 @dataclass(frozen=True)
@@ -116,8 +158,8 @@ class VectorStore(abc.ABC):
         filter: dict | None = None,
         include_metadata: bool = True,
         namespace: str = "",
-    ) -> list[Match]:
-        """The ``top_k`` best matches, best first (cosine: highest similarity)."""
+    ) -> QueryResponse:
+        """The ``top_k`` best matches, best first (cosine: highest similarity), as Pinecone shapes them."""
 
     @abc.abstractmethod
     def query_many(

@@ -26,6 +26,7 @@ import numpy as np
 from ..fileio import atomic_write_json, atomic_write_with
 from .base import (
     Match,
+    QueryResponse,
     Record,
     VectorStore,
     VectorStoreError,
@@ -244,14 +245,14 @@ class LocalVectorStore(VectorStore):
         if ns is None or ns.matrix.shape[0] == 0:
             if filter is not None:
                 filter_mask(filter, MetadataColumns([]))  # still reject an invalid filter
-            return []
+            return QueryResponse([], namespace)
         if filter is None:
             matrix, rows = ns.matrix, None
         else:
             matrix, rows = self._candidates(ns, filter)
         n = matrix.shape[0]
         if n == 0:
-            return []
+            return QueryResponse([], namespace)
         scores = matrix @ q
         k = min(top_k, n)
         part = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
@@ -261,8 +262,9 @@ class LocalVectorStore(VectorStore):
         top_scores = (scores[best] * scale).tolist()
         ids, metadata = ns.ids, ns.metadata
         if include_metadata:
-            return [Match(ids[r], s, metadata[r]) for r, s in zip(picked, top_scores, strict=True)]
-        return [Match(ids[r], s, None) for r, s in zip(picked, top_scores, strict=True)]
+            return QueryResponse([Match(ids[r], s, metadata[r]) for r, s in zip(picked, top_scores, strict=True)],
+                                 namespace)
+        return QueryResponse([Match(ids[r], s, None) for r, s in zip(picked, top_scores, strict=True)], namespace)
 
     def _query_scale(self, q: np.ndarray) -> float:
         if self.metric != "cosine":

@@ -30,6 +30,7 @@ import numpy as np
 
 from .base import (
     Match,
+    QueryResponse,
     Record,
     VectorStore,
     VectorStoreError,
@@ -190,7 +191,7 @@ class PineconeVectorStore(VectorStore):
         filter: dict | None = None,
         include_metadata: bool = True,
         namespace: str = "",
-    ) -> list[Match]:
+    ) -> QueryResponse:
         top_k = check_top_k(top_k)
         validate_filter(filter)  # the same clear error as the local store, before any request
         q = query_vector(vector, self.dimension)
@@ -201,10 +202,10 @@ class PineconeVectorStore(VectorStore):
             include_metadata=include_metadata,
             namespace=namespace,
         )
-        return [
+        return QueryResponse([
             Match(m.id, float(m.score), dict(m.metadata or {}) if include_metadata else None)
             for m in response.matches
-        ]
+        ], namespace)
 
     def query_many(
         self, vectors, top_k: int, filter: dict | None = None, namespace: str = ""
