@@ -2,7 +2,9 @@
 
 ``open_store(backend="auto")`` picks Pinecone when ``PINECONE_API_KEY`` is set and the embedded
 store otherwise; ``backend="local"`` or ``"pinecone"`` overrides. See ``base.VectorStore`` for
-the calls and ``filters`` for the metadata filter semantics both backends share.
+the calls, ``filters`` for the metadata filter semantics both backends share, ``limits`` for
+every limit both enforce (Pinecone's), and ``errors`` for what they raise: all errors are
+``VectorStoreError``; a damaged local store raises ``CorruptIndexError`` at open.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import os
 from pathlib import Path
 
 from ..paths import artifacts_dir
-from .base import Match, QueryResponse, Record, VectorStore, VectorStoreError
-from .filters import FilterError, validate_filter
+from . import limits
+from .base import Match, QueryResponse, Record, VectorStore
+from .errors import CorruptIndexError, FilterError, MetadataError, VectorStoreError
+from .filters import validate_filter
 from .local import LocalVectorStore
 
 logger = logging.getLogger(__name__)
@@ -62,14 +66,17 @@ def open_store(
 
 __all__ = [
     "BACKENDS",
+    "CorruptIndexError",
     "FilterError",
     "LocalVectorStore",
     "Match",
+    "MetadataError",
     "QueryResponse",
     "Record",
     "VectorStore",
     "VectorStoreError",
     "default_store_path",
+    "limits",
     "open_store",
     "resolve_backend",
     "validate_filter",
