@@ -23,6 +23,7 @@ from .limits import (
     MAX_DIMENSION,
     MAX_DOTPRODUCT_NORM,
     MAX_ID_LENGTH,
+    MAX_NAMESPACE_LENGTH,
     MAX_TOP_K,
 )
 
@@ -103,8 +104,8 @@ def check_dimension(dimension: int) -> int:
 
 
 def check_id(record_id: Any, where: str) -> str:
-    """A record id both backends store unchanged: a non-empty string of at most 512 characters,
-    valid UTF-8, without NUL (NumPy's string arrays would drop trailing NULs)."""
+    """A record id Pinecone accepts and both backends store unchanged: a non-empty ASCII string
+    of at most 512 characters without NUL (NumPy's string arrays would also drop trailing NULs)."""
     if not isinstance(record_id, str) or not record_id:
         raise VectorStoreError(f"{where} has id {record_id!r}; ids must be non-empty strings (use str(movie_id))")
     if len(record_id) > MAX_ID_LENGTH:
@@ -112,13 +113,24 @@ def check_id(record_id: Any, where: str) -> str:
             f"{where} has an id of {len(record_id):,} characters ({record_id[:20]!r}...); Pinecone's limit is "
             f"{MAX_ID_LENGTH} (vectorstore.limits.MAX_ID_LENGTH): use a shorter key, e.g. a hash of it"
         )
-    if "\0" in record_id:
-        raise VectorStoreError(f"{where} has id {record_id!r}, which holds a NUL character; remove it")
-    try:
-        record_id.encode("utf-8")
-    except UnicodeEncodeError:
-        raise VectorStoreError(f"{where} has id {record_id!r}, which is not valid UTF-8 (a lone surrogate)") from None
+    if not record_id.isascii() or "\0" in record_id:
+        raise VectorStoreError(
+            f"{where} has id {record_id!r}; Pinecone takes ASCII ids without NUL (code points 1-127): "
+            "use a slug or a hash of the key"
+        )
     return record_id
+
+
+def check_namespace(namespace: Any) -> str:
+    """'' (the default namespace) or a name Pinecone accepts: ASCII without NUL, at most 512 characters."""
+    if not isinstance(namespace, str):
+        raise VectorStoreError(f"namespace must be a string ('' is the default), got {namespace!r}")
+    if len(namespace) > MAX_NAMESPACE_LENGTH or not namespace.isascii() or "\0" in namespace:
+        raise VectorStoreError(
+            f"namespace {namespace[:40]!r} ({len(namespace)} characters) is not one Pinecone accepts: "
+            f"ASCII without NUL, at most {MAX_NAMESPACE_LENGTH} characters (vectorstore.limits.MAX_NAMESPACE_LENGTH)"
+        )
+    return namespace
 
 
 def _as_float64(vector: Any, where: str) -> np.ndarray:
@@ -240,7 +252,7 @@ def query_vector(vector: Any, dimension: int, metric: str = "cosine") -> tuple[n
         raise VectorStoreError(
             f"query vector has shape {array.shape}; this store holds {dimension}-d vectors"
         )
-    squared = float(np.dot(array, array))
+    squared = float(np.vdot(array, array))  # vdot: no overflow warning (a huge q takes the path below)
     if FLOAT32_TINY <= squared < math.inf:
         return array, (1.0 / math.sqrt(squared) if metric == "cosine" else 1.0)
     wide = array.astype(np.float64)

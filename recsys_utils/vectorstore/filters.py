@@ -68,8 +68,9 @@ def validate_filter(flt: Any, where: str = "filter", depth: int = 0) -> None:
             raise FilterError(f"{where} has a non-string key {key!r}")
         if key in LOGICAL_OPS:
             if depth >= MAX_FILTER_DEPTH:
+                at = where if len(where) <= 80 else f"{where[:30]}...{where[-30:]}"
                 raise FilterError(
-                    f"{where} nests $and/$or more than {MAX_FILTER_DEPTH} levels deep, the limit "
+                    f"the filter nests $and/$or more than {MAX_FILTER_DEPTH} levels deep (at {at}), the limit "
                     "(vectorstore.limits.MAX_FILTER_DEPTH); flatten it: an $and of $ands is one $and, "
                     "an $or of $ors one $or"
                 )

@@ -1,11 +1,13 @@
 """Every limit the vector stores enforce, written once. Both backends check against these values
 before anything is stored or sent, so code that works on the local store works on Pinecone.
 
-Pinecone's documented limits (Database limits: operation and identifier limits):
+Pinecone's documented limits (Database limits: operation and identifier limits); the pinned
+SDK checks several of them itself, and tests/test_vectorstore_contract.py compares:
 
 =========================  ===============================================================
 ``MAX_DIMENSION``          dense vectors have at most 20,000 dimensions
-``MAX_ID_LENGTH``          a record id has at most 512 characters
+``MAX_ID_LENGTH``          a record id has at most 512 ASCII characters (no NUL)
+``MAX_NAMESPACE_LENGTH``   a namespace name likewise ('' is the default namespace)
 ``MAX_METADATA_BYTES``     40 KB of metadata per record, measured here as compact UTF-8 JSON
 ``MAX_TOP_K``              a query returns at most 10,000 matches
 ``MAX_UPSERT_RECORDS``     one upsert request carries at most 1,000 records ...
@@ -44,6 +46,7 @@ import numpy as np
 # ---- Pinecone's limits -----------------------------------------------------------------
 MAX_DIMENSION = 20_000
 MAX_ID_LENGTH = 512
+MAX_NAMESPACE_LENGTH = 512
 MAX_METADATA_BYTES = 40 * 1024
 MAX_TOP_K = 10_000
 MAX_UPSERT_RECORDS = 1_000

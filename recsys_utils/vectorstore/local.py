@@ -43,6 +43,7 @@ from .base import (
     VectorStoreError,
     check_dimension,
     check_metric,
+    check_namespace,
     check_top_k,
     prepare_records,
     query_matrix,
@@ -241,7 +242,7 @@ class LocalVectorStore(VectorStore):
 
     # ---- writes ------------------------------------------------------------------------
     def upsert(self, records: Iterable, namespace: str = "") -> int:
-        _check_namespace(namespace)
+        check_namespace(namespace)
         # Checked and made float32 (cosine: unit length, so a query is one mat-vec) before any change.
         prepared = prepare_records(records, self.dimension, self.metric)
         if not prepared:
@@ -273,7 +274,7 @@ class LocalVectorStore(VectorStore):
         return len(prepared)
 
     def delete(self, ids: Sequence[str], namespace: str = "") -> None:
-        _check_namespace(namespace)
+        check_namespace(namespace)
         ids = _check_ids(ids)
         with self._lock:
             current = self._namespaces.get(namespace)
@@ -293,7 +294,7 @@ class LocalVectorStore(VectorStore):
             self._save([namespace])
 
     def delete_all(self, namespace: str = "") -> None:
-        _check_namespace(namespace)
+        check_namespace(namespace)
         with self._lock:
             if self._namespaces.pop(namespace, None) is not None:
                 self._checksums.pop(namespace, None)
@@ -426,11 +427,6 @@ def _info_checksum(info: dict) -> str:
     """sha256 of ``store.json``'s content without its own checksum, in a canonical form."""
     body = {k: v for k, v in info.items() if k != "sha256"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
-
-
-def _check_namespace(namespace: str) -> None:
-    if not isinstance(namespace, str):
-        raise VectorStoreError(f"namespace must be a string ('' is the default), got {namespace!r}")
 
 
 def _check_ids(ids: Sequence[str]) -> list[str]:

@@ -39,6 +39,7 @@ from .base import (
     VectorStoreError,
     check_dimension,
     check_metric,
+    check_namespace,
     check_top_k,
     pad_results,
     prepare_records,
@@ -152,6 +153,7 @@ class PineconeVectorStore(VectorStore):
 
     # ---- writes ------------------------------------------------------------------------
     def upsert(self, records: Iterable, namespace: str = "") -> int:
+        check_namespace(namespace)
         prepared = prepare_records(records, self.dimension, self.metric)
         written = 0
         for batch in _batches(prepared):
@@ -199,6 +201,7 @@ class PineconeVectorStore(VectorStore):
         namespace: str = "",
     ) -> QueryResponse:
         top_k = check_top_k(top_k)
+        check_namespace(namespace)
         validate_filter(filter)  # the same clear error as the local store, before any request
         q, _ = query_vector(vector, self.dimension, self.metric)  # Pinecone scales scores itself
         response = self._index.query(
