@@ -158,20 +158,21 @@ def _value_problem(row: np.ndarray) -> str | None:
 
 
 def to_stored_vectors(matrix: np.ndarray, ids: Sequence[str], metric: str) -> np.ndarray:
-    """Check a float64 (n, d) matrix under the rules of ``limits`` and return what is stored:
-    float32, unit rows for cosine (scaled in float64 first), values below ``FLOAT32_TINY`` as 0."""
+    """Check an (n, d) float64 matrix under the rules of ``limits`` and return what is stored.
+
+    Values are read as float32, as Pinecone stores them (finite and within ``±FLOAT32_MAX``,
+    else refused); cosine rows are then scaled to unit length in float64; values below
+    ``FLOAT32_TINY`` are stored as 0; a row left all zero is refused.
+    """
     finite = np.isfinite(matrix).all(axis=1) & (np.abs(matrix) <= FLOAT32_MAX).all(axis=1)
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
         raise VectorStoreError(f"record {ids[row]!r}: {_value_problem(matrix[row])}")
-    norms = np.linalg.norm(matrix, axis=1)
+    single = matrix.astype(np.float32)
+    norms = np.linalg.norm(single.astype(np.float64), axis=1)  # float32 values: no under/overflow in float64
     if metric == "cosine":
-        zero = norms == 0
-        if zero.any():
-            raise VectorStoreError(
-                f"record {ids[int(np.flatnonzero(zero)[0])]!r} has an all-zero vector, which has no direction"
-            )
-        stored = (matrix / norms[:, None]).astype(np.float32)
+        with np.errstate(invalid="ignore", divide="ignore"):  # zero rows are refused just below
+            stored = (single / norms[:, None]).astype(np.float32)
     else:
         long = norms > MAX_DOTPRODUCT_NORM
         if long.any():
@@ -181,16 +182,17 @@ def to_stored_vectors(matrix: np.ndarray, ids: Sequence[str], metric: str) -> np
                 f"limit is {MAX_DOTPRODUCT_NORM:.3g} (vectorstore.limits.MAX_DOTPRODUCT_NORM), beyond which "
                 "scores overflow float32: rescale the vectors"
             )
-        stored = matrix.astype(np.float32)
-    stored[np.abs(stored) < FLOAT32_TINY] = 0.0  # no float32 subnormals (see limits)
+        stored = single
+    stored[~(np.abs(stored) >= FLOAT32_TINY)] = 0.0  # no float32 subnormals (see limits); NaN of 0/0 too
     empty = ~stored.any(axis=1)
     if empty.any():
         row = int(np.flatnonzero(empty)[0])
-        raise VectorStoreError(
-            f"record {ids[row]!r} has an all-zero vector, which has no direction"
-            + ("" if not matrix[row].any() else f" (every value is below float32's smallest normal number, "
-               f"{FLOAT32_TINY:.3g}, and is stored as 0: rescale the vector)")
+        hint = (
+            "" if not matrix[row].any() else
+            f" once stored as float32 (every value is below float32's smallest normal number, {FLOAT32_TINY:.3g}, "
+            "and becomes 0): rescale the vector"
         )
+        raise VectorStoreError(f"record {ids[row]!r} has an all-zero vector, which has no direction{hint}")
     return stored
 
 
@@ -277,24 +279,25 @@ def query_matrix(vectors: Any, dimension: int, metric: str = "cosine") -> np.nda
     wide = _as_float64(vectors, "query_many's vectors")
     if wide.ndim != 2 or wide.shape[1] != dimension:
         raise VectorStoreError(f"query_many takes an (n, {dimension}) array, got shape {wide.shape}")
-    norms = np.linalg.norm(wide, axis=1)
-    bad = ~np.isfinite(norms) | (np.abs(wide) > FLOAT32_MAX).any(axis=1)
+    bad = ~(np.isfinite(wide) & (np.abs(wide) <= FLOAT32_MAX)).all(axis=1)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise VectorStoreError(f"query_many row {row}: {_value_problem(wide[row])} ({int(bad.sum())} such rows)")
+    single = wide.astype(np.float32)
+    norms = np.linalg.norm(single.astype(np.float64), axis=1)
     if (norms == 0).any():
         raise VectorStoreError(
             f"query_many row {int(np.flatnonzero(norms == 0)[0])} is all zeros; it has no direction to compare"
         )
     if metric == "cosine":
-        return (wide / norms[:, None]).astype(np.float32)
+        return (single / norms[:, None]).astype(np.float32)
     if (norms > MAX_DOTPRODUCT_NORM).any():
         row = int(np.flatnonzero(norms > MAX_DOTPRODUCT_NORM)[0])
         raise VectorStoreError(
             f"query_many row {row} has length {norms[row]:.3g}; under the dotproduct metric the limit is "
             f"{MAX_DOTPRODUCT_NORM:.3g} (vectorstore.limits.MAX_DOTPRODUCT_NORM), beyond which scores overflow"
         )
-    return wide.astype(np.float32)
+    return single
 
 
 def check_top_k(top_k: int) -> int:

@@ -22,15 +22,16 @@ The course's own choices (Pinecone states none):
 
 - ``MAX_FILTER_DEPTH``: ``$and`` / ``$or`` nest at most 32 levels. Real filters need two or
   three; the limit stops a generated or hostile filter long before Python's recursion limit.
-- Vector values are float32, as Pinecone stores them. A value must be finite and within
-  ``±FLOAT32_MAX``, else the record is refused. Nonzero values smaller than ``FLOAT32_TINY``
-  (float32's smallest normal number, 1.2e-38) would be stored as float32 *subnormals*, which
-  make every matrix product over the store ~50x slower on x86 (benchmarks/bench_vectorstore.py
-  ``--subnormals``): they are stored as 0. For the cosine metric this happens after the vector
-  is scaled to unit length in float64, so a vector's scale never matters (1e-45 or 3e38 in
-  every position keep their direction) and only components below 1.2e-38 of the vector's
-  length vanish. A vector left with no nonzero value is refused (it has no direction; Pinecone
-  refuses all-zero dense vectors too).
+- Vector values are read as float32, as Pinecone stores them: a value must be finite and
+  within ``±FLOAT32_MAX``, else the record (or query) is refused; a value too small for float32
+  (below ~7e-46) is 0. Nonzero values smaller than ``FLOAT32_TINY`` (float32's smallest normal
+  number, 1.2e-38) would be stored as float32 *subnormals*, which make every matrix product over
+  the store ~40x slower on x86 (benchmarks/bench_vectorstore.py ``--subnormals``): they are
+  stored as 0. For the cosine metric this happens after the float32 vector is scaled to unit
+  length in float64, so a vector's scale never matters (1e-45 or 3e38 in every position keep
+  their direction) and only components below 1.2e-38 of the vector's length vanish. A vector
+  left with no nonzero value is refused (it has no direction; Pinecone refuses all-zero dense
+  vectors too). Queries follow the same rules, checked with one ``q . q`` per query.
 - ``MAX_DOTPRODUCT_NORM``: under the dotproduct metric a stored or query vector may be at most
   sqrt(FLOAT32_MAX) ~ 1.8e19 long, so every score |q.v| <= |q||v| stays a finite float32.
 """
