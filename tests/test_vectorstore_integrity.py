@@ -253,10 +253,10 @@ def test_ensure_movie_index_rebuilds_a_damaged_index(tmp_path, monkeypatch, capl
     folder = first.store.folder
     assert index_movies(data, backend="local", embedder=embedder, outside_ratings=False).skipped
     damage(folder)
-    caplog.set_level(logging.WARNING, logger="recsys_utils.movie_index")
+    caplog.set_level(logging.WARNING, logger="recsys_utils.vectorstore")
     again = index_movies(data, backend="local", embedder=embedder, outside_ratings=False)
     assert not again.skipped and again.store.count() == 4 and again.content_hash == first.content_hash
-    assert "movie index is damaged" in caplog.text and "rebuilding it" in caplog.text
+    assert "vector store 'movies' is damaged" in caplog.text and "can be rebuilt" in caplog.text
     assert _open_movies(tmp_path).count() == 4  # what was rebuilt verifies on the next open
 
 

@@ -64,6 +64,26 @@ def open_store(
     return LocalVectorStore(name=name, dimension=dimension, metric=metric, path=folder)
 
 
+def open_store_rebuilding(*args, **kw) -> VectorStore:
+    """``open_store``, except that a damaged local store is emptied instead of raising.
+
+    For code that (re)builds its index from the data whenever the store is empty or out of
+    date (``ensure_movie_index`` and the other ``ensure_*`` indexes): the damage is logged as a
+    warning naming the file and the problem, the damaged files are deleted, and the store
+    comes back empty, so the caller's usual "build it" path runs. Code that only reads an index
+    (the service) calls ``open_store`` and shows the ``CorruptIndexError`` instead.
+    """
+    try:
+        return open_store(*args, **kw)
+    except CorruptIndexError as error:
+        logger.warning(
+            "vector store %r is damaged (%s %s); its files were removed so it can be rebuilt",
+            error.name, error.file, error.problem,
+        )
+        error.discard()
+        return open_store(*args, **kw)
+
+
 __all__ = [
     "BACKENDS",
     "CorruptIndexError",
@@ -78,6 +98,7 @@ __all__ = [
     "default_store_path",
     "limits",
     "open_store",
+    "open_store_rebuilding",
     "resolve_backend",
     "validate_filter",
 ]
