@@ -157,6 +157,19 @@ def _value_problem(row: np.ndarray) -> str | None:
     return None
 
 
+def _first_bad_row(matrix: np.ndarray) -> int | None:
+    """The first row of a float64 matrix holding a value float32 cannot hold, or None."""
+    bad = ~(np.abs(matrix) <= FLOAT32_MAX).all(axis=1)  # False for NaN and inf too: one pass
+    return int(np.flatnonzero(bad)[0]) if bad.any() else None
+
+
+def _too_long(what: str, norm: float) -> VectorStoreError:
+    return VectorStoreError(
+        f"{what} has length {norm:.3g}; under the dotproduct metric the limit is {MAX_DOTPRODUCT_NORM:.3g} "
+        "(vectorstore.limits.MAX_DOTPRODUCT_NORM), beyond which scores overflow float32: rescale the vectors"
+    )
+
+
 def to_stored_vectors(matrix: np.ndarray, ids: Sequence[str], metric: str) -> np.ndarray:
     """Check an (n, d) float64 matrix under the rules of ``limits`` and return what is stored.
 
@@ -164,9 +177,7 @@ def to_stored_vectors(matrix: np.ndarray, ids: Sequence[str], metric: str) -> np
     else refused); cosine rows are then scaled to unit length in float64; values below
     ``FLOAT32_TINY`` are stored as 0; a row left all zero is refused.
     """
-    finite = np.isfinite(matrix).all(axis=1) & (np.abs(matrix) <= FLOAT32_MAX).all(axis=1)
-    if not finite.all():
-        row = int(np.flatnonzero(~finite)[0])
+    if (row := _first_bad_row(matrix)) is not None:
         raise VectorStoreError(f"record {ids[row]!r}: {_value_problem(matrix[row])}")
     single = matrix.astype(np.float32)
     norms = np.linalg.norm(single.astype(np.float64), axis=1)  # float32 values: no under/overflow in float64
@@ -177,11 +188,7 @@ def to_stored_vectors(matrix: np.ndarray, ids: Sequence[str], metric: str) -> np
         long = norms > MAX_DOTPRODUCT_NORM
         if long.any():
             row = int(np.flatnonzero(long)[0])
-            raise VectorStoreError(
-                f"record {ids[row]!r} has a vector of length {norms[row]:.3g}; under the dotproduct metric the "
-                f"limit is {MAX_DOTPRODUCT_NORM:.3g} (vectorstore.limits.MAX_DOTPRODUCT_NORM), beyond which "
-                "scores overflow float32: rescale the vectors"
-            )
+            raise _too_long(f"the vector of record {ids[row]!r}", norms[row])
         stored = single
     stored[~(np.abs(stored) >= FLOAT32_TINY)] = 0.0  # no float32 subnormals (see limits); NaN of 0/0 too
     empty = ~stored.any(axis=1)
@@ -244,16 +251,16 @@ def query_vector(vector: Any, dimension: int, metric: str = "cosine") -> tuple[n
     overflow, underflow) is the query re-examined in float64 and, for cosine, scaled to unit
     length (factor 1.0); a NaN or infinite value, or an all-zero query, is refused.
     """
-    array = vector if isinstance(vector, np.ndarray) and vector.dtype == np.float32 else None
-    if array is None:
-        wide = _as_float64(vector, "the query vector")
-        if wide.ndim == 1 and wide.shape[0] == dimension and (problem := _value_problem(wide)):
-            raise VectorStoreError(f"query vector: {problem}")
-        array = wide.astype(np.float32)
+    fast = isinstance(vector, np.ndarray) and vector.dtype == np.float32
+    array = vector if fast else _as_float64(vector, "the query vector")
     if array.ndim != 1 or array.shape[0] != dimension:
         raise VectorStoreError(
             f"query vector has shape {array.shape}; this store holds {dimension}-d vectors"
         )
+    if not fast:
+        if problem := _value_problem(array):
+            raise VectorStoreError(f"query vector: {problem}")
+        array = array.astype(np.float32)
     squared = float(np.vdot(array, array))  # vdot: no overflow warning (a huge q takes the path below)
     if FLOAT32_TINY <= squared < math.inf:
         return array, (1.0 / math.sqrt(squared) if metric == "cosine" else 1.0)
@@ -266,10 +273,7 @@ def query_vector(vector: Any, dimension: int, metric: str = "cosine") -> tuple[n
     if metric == "cosine":
         return (wide / norm).astype(np.float32), 1.0
     if norm > MAX_DOTPRODUCT_NORM:
-        raise VectorStoreError(
-            f"query vector has length {norm:.3g}; under the dotproduct metric the limit is "
-            f"{MAX_DOTPRODUCT_NORM:.3g} (vectorstore.limits.MAX_DOTPRODUCT_NORM), beyond which scores overflow"
-        )
+        raise _too_long("the query vector", norm)
     return array, 1.0  # a tiny dotproduct query: its scores round towards 0, as they should
 
 
@@ -279,10 +283,8 @@ def query_matrix(vectors: Any, dimension: int, metric: str = "cosine") -> np.nda
     wide = _as_float64(vectors, "query_many's vectors")
     if wide.ndim != 2 or wide.shape[1] != dimension:
         raise VectorStoreError(f"query_many takes an (n, {dimension}) array, got shape {wide.shape}")
-    bad = ~(np.isfinite(wide) & (np.abs(wide) <= FLOAT32_MAX)).all(axis=1)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise VectorStoreError(f"query_many row {row}: {_value_problem(wide[row])} ({int(bad.sum())} such rows)")
+    if (row := _first_bad_row(wide)) is not None:
+        raise VectorStoreError(f"query_many row {row}: {_value_problem(wide[row])}")
     single = wide.astype(np.float32)
     norms = np.linalg.norm(single.astype(np.float64), axis=1)
     if (norms == 0).any():
@@ -293,10 +295,7 @@ def query_matrix(vectors: Any, dimension: int, metric: str = "cosine") -> np.nda
         return (single / norms[:, None]).astype(np.float32)
     if (norms > MAX_DOTPRODUCT_NORM).any():
         row = int(np.flatnonzero(norms > MAX_DOTPRODUCT_NORM)[0])
-        raise VectorStoreError(
-            f"query_many row {row} has length {norms[row]:.3g}; under the dotproduct metric the limit is "
-            f"{MAX_DOTPRODUCT_NORM:.3g} (vectorstore.limits.MAX_DOTPRODUCT_NORM), beyond which scores overflow"
-        )
+        raise _too_long(f"query_many row {row}", norms[row])
     return single
 
 

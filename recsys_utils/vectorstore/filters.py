@@ -261,20 +261,17 @@ def clean_metadata(metadata: dict | None, record_id: str = "?") -> dict[str, Any
             raise MetadataError(
                 f"record {record_id!r}: metadata key {_short(key)} must be a non-empty string not starting with '$'"
             )
-        _check_utf8(key, record_id, "a metadata key")
-        if value is None or _is_missing(value):
-            continue
-        where = f"record {record_id!r}: metadata {key!r}"
-        if isinstance(value, (bool, np.bool_)):
+        # The common types first: this runs once per field of every record upserted.
+        if isinstance(value, str):
+            clean[key] = value
+        elif isinstance(value, (bool, np.bool_)):
             clean[key] = bool(value)
-        elif isinstance(value, str):
-            clean[key] = _check_utf8(value, record_id, f"metadata {key!r}")
         elif isinstance(value, numbers.Integral):
             number = int(value)
-            if abs(number) > MAX_SAFE_INTEGER:
+            if not -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
                 raise MetadataError(
-                    f"{where} = {_short(number)} is beyond ±2**53, the integers a 64-bit float (how "
-                    "Pinecone stores numbers) holds exactly; store it as a string"
+                    f"record {record_id!r}: metadata {key!r} = {_short(number)} is beyond ±2**53, the integers a "
+                    "64-bit float (how Pinecone stores numbers) holds exactly; store it as a string"
                 )
             clean[key] = number
         elif isinstance(value, numbers.Real):
@@ -282,23 +279,38 @@ def clean_metadata(metadata: dict | None, record_id: str = "?") -> dict[str, Any
                 number = float(value)
             except OverflowError:
                 number = math.inf
+            if number != number:  # NaN: a missing value, dropped like None
+                continue
             if not math.isfinite(number):
                 raise MetadataError(
-                    f"{where} = {_short(value)}: Pinecone stores only finite numbers; leave the field out "
-                    "or store a finite value (NaN and None are dropped as missing)"
+                    f"record {record_id!r}: metadata {key!r} = {_short(value)}: Pinecone stores only finite "
+                    "numbers; leave the field out or store a finite value (NaN and None are dropped as missing)"
                 )
             clean[key] = number
         elif isinstance(value, (list, tuple, np.ndarray)):
             items = list(value)
             if not all(isinstance(item, str) for item in items):
-                raise MetadataError(f"{where} must be a list of strings, got {_short(value)}")
-            clean[key] = [_check_utf8(str(item), record_id, f"metadata {key!r}") for item in items]
+                raise MetadataError(
+                    f"record {record_id!r}: metadata {key!r} must be a list of strings, got {_short(value)}"
+                )
+            clean[key] = [str(item) for item in items]
+        elif value is None or _is_missing(value):
+            continue
         else:
             raise MetadataError(
-                f"{where} has type {type(value).__name__}; use a string, number, boolean or list of strings"
+                f"record {record_id!r}: metadata {key!r} has type {type(value).__name__}; "
+                "use a string, number, boolean or list of strings"
             )
     if clean:
-        size = metadata_bytes(clean)
+        try:
+            size = metadata_bytes(clean)
+        except UnicodeEncodeError:  # a lone surrogate somewhere: say where
+            for key, value in clean.items():
+                _check_utf8(key, record_id, "a metadata key")
+                for text in value if isinstance(value, list) else [value]:
+                    if isinstance(text, str):
+                        _check_utf8(text, record_id, f"metadata {key!r}")
+            raise
         if size > MAX_METADATA_BYTES:
             largest = max(clean, key=lambda k: metadata_bytes({k: clean[k]}))
             raise MetadataError(
@@ -322,9 +334,7 @@ def _check_utf8(text: str, record_id: str, what: str) -> str:
 
 
 def _is_missing(value: Any) -> bool:
-    """NaN, pandas NA / NaT: missing values, dropped like None. Infinity is a value, refused."""
-    if isinstance(value, float | np.floating):
-        return bool(np.isnan(value))
+    """pandas NA / NaT: missing values, dropped like None (NaN is handled with the numbers)."""
     try:
         import pandas as pd
 

@@ -152,7 +152,10 @@ class LocalVectorStore(VectorStore):
         self._manifest, self._namespaces, self._checksums = dict(manifest), namespaces, checksums
         if version < FORMAT_VERSION:
             logger.info("vector store %r: adding checksums to a format-%d store", self.name, version)
-            self._save([])
+            try:
+                self._save([])
+            except OSError as error:  # a read-only copy still opens; it is verified next time it is written
+                logger.info("vector store %r: could not add checksums (%s)", self.name, error)
 
     def _load_namespace(self, namespace: str, entry: dict) -> tuple[_Namespace, str]:
         file = entry["file"]
