@@ -141,15 +141,20 @@ def _check_query(store, directions, query, scale, poison, top_k):
         store.delete_all(namespace)
 
 
+def query_cases(max_records: int, max_k: int) -> dict:
+    """Stored directions, a query direction, its scale, maybe a NaN/inf in it, and top_k."""
+    direction = st.lists(st.floats(-1, 1), min_size=DIM, max_size=DIM)
+    return {
+        "directions": st.lists(direction.filter(lambda v: max(map(abs, v)) > 0.1), min_size=1, max_size=max_records),
+        "query": direction,
+        "scale": scales,
+        "poison": st.one_of(st.none(), st.sampled_from([math.nan, math.inf, -math.inf])),
+        "top_k": st.integers(1, max_k),
+    }
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    directions=st.lists(st.lists(st.floats(-1, 1), min_size=DIM, max_size=DIM).filter(lambda v: max(map(abs, v)) > 0.1),
-                        min_size=1, max_size=12),
-    query=st.lists(st.floats(-1, 1), min_size=DIM, max_size=DIM),
-    scale=scales,
-    poison=st.one_of(st.none(), st.sampled_from([math.nan, math.inf, -math.inf])),
-    top_k=st.integers(1, 15),
-)
+@given(**query_cases(max_records=12, max_k=15))
 def test_cosine_query_scores_are_finite_and_exact_at_any_scale(stores, directions, query, scale, poison, top_k):
     """Whatever the query's scale (1e-45 to 1e38 per value), scores are the float64 cosines;
     a NaN or infinite query is refused, never answered."""
@@ -157,14 +162,7 @@ def test_cosine_query_scores_are_finite_and_exact_at_any_scale(stores, direction
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    directions=st.lists(st.lists(st.floats(-1, 1), min_size=DIM, max_size=DIM).filter(lambda v: max(map(abs, v)) > 0.1),
-                        min_size=1, max_size=6),
-    query=st.lists(st.floats(-1, 1), min_size=DIM, max_size=DIM),
-    scale=scales,
-    poison=st.one_of(st.none(), st.sampled_from([math.nan, math.inf])),
-    top_k=st.integers(1, 8),
-)
+@given(**query_cases(max_records=6, max_k=8))
 def test_cosine_query_on_pinecone_agrees(stores, directions, query, scale, poison, top_k):
     _check_query(stores["pinecone", "cosine"], directions, query, scale, poison, top_k)
 
