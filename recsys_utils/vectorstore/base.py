@@ -145,8 +145,8 @@ def _value_problem(row: np.ndarray) -> str | None:
     bad = np.flatnonzero(~np.isfinite(row))
     if len(bad):
         return (
-            f"value {float(row[bad[0]])!r} at position {bad[0]} is not a finite number ({len(bad)} such "
-            "values); vectors must hold finite numbers"
+            f"value {float(row[bad[0]])!r} at position {bad[0]} is not a finite number; vectors must hold "
+            f"finite numbers ({len(bad)} of {row.size} values are NaN or infinite)"
         )
     huge = np.flatnonzero(np.abs(row) > FLOAT32_MAX)
     if len(huge):
