@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# What the offline course needs (recbole wheel with ml-100k, vega-datasets tarball) -> data/offline/, sha256-checked.
+	$(PY) -m recsys_utils.assets fetch
 	touch $(STAMP)
 
 course: $(STAMP)

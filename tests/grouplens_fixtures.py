@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_dataset(name: str = "ml-latest-small") -> Path:
+    """The real GroupLens copy in ``../shared/datasets/`` beside the repository (CI clones next to a
+    copy of ``shared/``); ``RECSYS_SHARED_DIR`` points elsewhere (a worktree one level deeper)."""
+    shared = Path(os.environ.get("RECSYS_SHARED_DIR") or ROOT.parent / "shared")
+    return shared / "datasets" / name
 
 ML100K_ITEMS = [
     # id|title|release|video|imdb url|19 flags (unknown, Action, ..., Western)

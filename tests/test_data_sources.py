@@ -82,19 +82,17 @@ def test_corrupt_cache_is_detected_and_fetched_again(tmp_path, monkeypatch):
 
 def test_every_source_failing_names_each_and_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv(OFFLINE_ENV, "1")
-    broken = registry.PackagedCopy(
-        requirement="recbole==0.0.0.does-not-exist", wheel_name="x.whl", wheel_sha256="0" * 64,
-        folder_in_wheel="x", files={}, format="recbole",
-    )
-    spec = registry.DATASETS["ml-100k"]
-    monkeypatch.setitem(registry.DATASETS, "ml-100k", registry.DatasetSpec(**{**spec.__dict__, "packaged": broken}))
+    monkeypatch.setenv("RECSYS_OFFLINE_DIR", str(tmp_path / "no-offline-assets"))
     with pytest.raises(DataSourceError) as caught:
         load_movielens("ml-100k", source=tmp_path / "nowhere")
     message = str(caught.value)
     assert "no cached copy" in message
     assert "nowhere does not exist" in message
-    assert "RECSYS_OFFLINE" in message
-    assert "pip download recbole==0.0.0.does-not-exist" in message
+    assert "skipped the GroupLens download of ml-100k.zip because RECSYS_OFFLINE is set" in message
+    assert "recbole==1.2.1 is not in no-offline-assets/" in message
+    # Each skipped source says how to provide it.
+    assert "to provide it: run `python -m recsys_utils.assets fetch` (or `make venv`)" in message
+    assert "to provide it: download https://" in message
     assert "What you can do" in message and "RECSYS_MOVIELENS_SOURCE" in message
     assert len(caught.value.attempts) == 4
 
@@ -122,7 +120,7 @@ def test_packaged_copy_from_the_recbole_wheel(monkeypatch):
     """The offline path this workplace relies on: ml-100k out of the recbole wheel, checked."""
     monkeypatch.setenv(OFFLINE_ENV, "1")
     data = load_movielens("ml-100k")
-    assert data.source == "packaged-wheel:recbole==1.2.1"
+    assert data.source == "packaged-wheel:recbole==1.2.1" and data.checksums_verified
     assert (len(data.ratings), data.ratings.user_id.nunique(), len(data.movies)) == (100_000, 943, 1682)
     assert data.checksums == registry.RECBOLE_ML100K.files
     assert data.movies.set_index("movie_id").loc[12, "title"] == "The Usual Suspects"

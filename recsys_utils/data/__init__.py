@@ -52,6 +52,8 @@ class MovieLens:
     dangling_ratings: int = 0
     # What served this load: "cache" or the kind of ``source`` (see ``sources.SOURCE_KINDS``).
     source_kind: str = ""
+    # The files match declared sha256 (theirs, or the zip's); False for another release or a synthetic copy.
+    checksums_verified: bool = True
 
     @property
     def origin_kind(self) -> str:
@@ -105,18 +107,25 @@ def load_movielens(name: str = DEFAULT_DATASET, source: str | os.PathLike | None
     ``source`` (or the ``RECSYS_MOVIELENS_SOURCE`` environment variable) names a local folder
     or zip; otherwise the cache, the official download and, for ml-100k, the copy in the
     ``recbole`` wheel are tried in that order. Raises ``DataSourceError`` naming every source
-    tried when none works.
+    tried when none works, and ``ParseError`` naming the file and line when a source's data is
+    malformed (nothing is cached then). Ratings of movies missing from the movie file are
+    dropped and counted in ``dangling_ratings``.
     """
     spec = get_spec(name)
-    found, attempts = resolve(spec, source)
-    movies, ratings, users, extras = parse_folder(found.folder, found.format)
+
+    def parse(folder, fmt, label):
+        return parse_folder(folder, fmt, scale=spec.scale, label=label)
+
+    found, (movies, ratings, users, extras), attempts = resolve(spec, source, parse)
     ratings = ratings.sort_values([USER_COL, TIMESTAMP_COL, ITEM_COL], kind="stable").reset_index(drop=True)
-    unknown = ~ratings[ITEM_COL].isin(movies[ITEM_COL])
-    if unknown.any():
-        raise ParseError(
-            f"{int(unknown.sum())} ratings in {found.folder} refer to movies missing from its movie file; "
-            "the copy is damaged: delete the folder and load again"
+    dangling = ~ratings[ITEM_COL].isin(movies[ITEM_COL])
+    n_dangling = int(dangling.sum())
+    if n_dangling:
+        log.warning(
+            "%s: %d ratings (of %d movies) refer to movies missing from the movie file; they are dropped "
+            "and counted in dangling_ratings", name, n_dangling, ratings.loc[dangling, ITEM_COL].nunique(),
         )
+        ratings = ratings.loc[~dangling].reset_index(drop=True)
     log.info("loaded %s from %s", name, found.source)
     return MovieLens(
         name=name,
@@ -127,7 +136,9 @@ def load_movielens(name: str = DEFAULT_DATASET, source: str | os.PathLike | None
         checksums=found.checksums,
         tags=extras.get("tags"),
         attempts=attempts,
+        dangling_ratings=n_dangling,
         source_kind=found.kind,
+        checksums_verified=found.verified,
     )
 
 
