@@ -337,7 +337,9 @@ def _parse_movies_dat(path: Path, name: str) -> pd.DataFrame:
     """
     text = path.read_bytes().decode("latin-1")
     ids, titles, genres, lines = [], [], [], []
-    for number, line in enumerate(text.splitlines(), 1):
+    # split("\n"), not splitlines(): latin-1 titles may hold \x85 or \x1c, which splitlines() takes for line ends.
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         head, sep, rest = line.partition("::")
