@@ -23,13 +23,15 @@ from ..constants import (
     USER_COL,
     YEAR_COL,
 )
+from .budget import BUDGET, CatalogueTooLarge, fit_budget
 from .parsers import ParseError, parse_folder
 from .registry import DATASETS, DatasetSpec, get_spec
 from .sources import Attempt, DataSourceError, local_source_label, read_manifest, resolve
 from .titles import normalise_title, parse_title
 
 __all__ = [
-    "DATASETS", "Attempt", "DataSourceError", "DatasetSpec", "MovieLens", "ParseError", "coverage",
+    "BUDGET", "DATASETS", "Attempt", "CatalogueTooLarge", "DataSourceError", "DatasetSpec", "MovieLens", "ParseError",
+    "coverage", "fit_budget",
     "describe_source_argument", "get_spec", "load_movielens", "movie_text", "normalise_title", "parse_title",
 ]
 
@@ -54,6 +56,8 @@ class MovieLens:
     source_kind: str = ""
     # The files match declared sha256 (theirs, or the zip's); False for another release or a synthetic copy.
     checksums_verified: bool = True
+    # Set by ``fit_budget``/``trim`` when lessons run on part of a big dataset (MAX_MOVIES, MAX_USERS).
+    subset: dict | None = None
 
     @property
     def origin_kind(self) -> str:
