@@ -301,7 +301,8 @@ def _install(spec: DatasetSpec, staging: Path, files: dict[str, Path], source: s
     fmt = detect_format(staging)
     if fmt is None:
         raise SourceFailed(f"{label} holds no MovieLens ratings file (u.data, ratings.dat, ratings.csv, *.inter)")
-    checksums, verified, warnings = verify_files(spec, files, label, strict, declared, container_verified)
+    # Warnings reach notebook output: they name the source by kind and base name, never by path.
+    checksums, verified, warnings = verify_files(spec, files, source, strict, declared, container_verified)
     for message in warnings:
         log.warning("%s", message)
     parsed = parse(staging, fmt, label)
