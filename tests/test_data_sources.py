@@ -124,3 +124,17 @@ def test_packaged_copy_from_the_recbole_wheel(monkeypatch):
     assert (len(data.ratings), data.ratings.user_id.nunique(), len(data.movies)) == (100_000, 943, 1682)
     assert data.checksums == registry.RECBOLE_ML100K.files
     assert data.movies.set_index("movie_id").loc[12, "title"] == "The Usual Suspects"
+
+
+def test_a_cache_written_before_source_kinds_reports_a_kind_not_a_path(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv(OFFLINE_ENV, "1")
+    load_movielens("ml-100k", source=write_ml100k(tmp_path / "ml-100k"))
+    manifest_path = sources.cache_folder("ml-100k") / sources.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["source"] = f"local:{tmp_path / 'ml-100k'}"  # the old form
+    del manifest["source_key"]
+    manifest_path.write_text(json.dumps(manifest))
+    data = load_movielens("ml-100k")
+    assert data.source_kind == "cache" and data.source == "local-folder:ml-100k"

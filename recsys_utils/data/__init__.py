@@ -26,7 +26,7 @@ from ..constants import (
 from .budget import BUDGET, CatalogueTooLarge, fit_budget
 from .parsers import ParseError, parse_folder
 from .registry import DATASETS, DatasetSpec, get_spec
-from .sources import Attempt, DataSourceError, local_source_label, read_manifest, resolve
+from .sources import Attempt, DataSourceError, normalise_source, local_source_label, read_manifest, resolve
 from .titles import normalise_title, parse_title
 
 __all__ = [
@@ -151,7 +151,7 @@ def describe_source_argument(name: str, source: str | os.PathLike | None = None)
     the kind ``source`` would be, else None."""
     manifest = read_manifest(name)
     if manifest and isinstance(manifest.get("source"), str):
-        return manifest["source"].split(":", 1)[0]
+        return normalise_source(manifest["source"]).split(":", 1)[0]
     if source is not None:
         return local_source_label(source).split(":", 1)[0]
     return None

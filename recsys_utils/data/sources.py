@@ -148,8 +148,20 @@ def read_cache(name: str, expect_source: str | None = None) -> CachedDataset:
             raise SourceFailed(f"cached file {relative} is missing")
         if sha256_file(path) != expected:
             raise SourceFailed(f"cached file {relative} is corrupt (sha256 mismatch)")
-    return CachedDataset(folder, fmt, source, dict(files), KIND_CACHE, bool(manifest.get("verified", True)),
-                         list(manifest.get("warnings", [])))
+    return CachedDataset(folder, fmt, normalise_source(source), dict(files), KIND_CACHE,
+                         bool(manifest.get("verified", True)), list(manifest.get("warnings", [])))
+
+
+def normalise_source(source: str) -> str:
+    """Caches written before kinds were recorded said ``pip:...``, ``local:/abs/path`` or the URL."""
+    if source.startswith("pip:"):
+        return f"{KIND_WHEEL}:{source[4:]}"
+    if source.startswith("local:"):
+        name = PurePosixPath(source[6:]).name
+        return f"{KIND_ZIP if name.endswith('.zip') else KIND_FOLDER}:{name}"
+    if source.startswith(("http://", "https://")):
+        return f"{KIND_GROUPLENS}:{PurePosixPath(source).name}"
+    return source
 
 
 @contextmanager
