@@ -140,13 +140,29 @@ def figures_page(lessons: list[LessonResult]) -> str:
         any_figure = True
         lines += [f"## {_lesson_link(lesson)}", ""]
         for figure in lesson.figures:
-            label = re.sub(r"[^a-z0-9]+", "-", f"fig-{lesson.stem}-{figure.name}".lower()).strip("-")
+            label = figure_label(lesson, figure)
             caption = md_text(figure.caption)
             lines += [f":::{{figure}} {figure.path}", f":name: {label}", f":alt: {html.escape(figure.caption, quote=True)}",
-                      ":width: 100%", "", caption, ":::", ""]
+                      "", caption, ":::", ""]
     if not any_figure:
         lines += ["No lesson saved a figure yet.", ""]
     return "\n".join(lines)
+
+
+def figure_label(lesson: LessonResult, figure) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", f"fig-{lesson.stem}-{figure.name}".lower()).strip("-")
+
+
+def _lesson_notebook(lesson: LessonResult) -> dict[str, Any]:
+    """The executed notebook as run, plus one closing cell that points to its numbered figures."""
+    notebook = json.loads(lesson.executed_notebook.read_text())
+    if lesson.figures:
+        items = [f"- {{numref}}`Figure %s <{figure_label(lesson, f)}>`: {md_text(f.caption)}" for f in lesson.figures]
+        notebook.setdefault("cells", []).append({
+            "cell_type": "markdown", "metadata": {},
+            "source": "\n".join(["## Figures of this lesson", "",
+                                 "Numbered and captioned on the [figures page](../figures.md):", "", *items])})
+    return notebook
 
 
 def methods_page(lessons: list[LessonResult]) -> str:
@@ -283,7 +299,7 @@ def write_sources(source: Path, lessons: list[LessonResult], env: dict[str, Any]
     (source / "lessons").mkdir(parents=True)
     for lesson in lessons:
         if lesson.executed_notebook:
-            shutil.copyfile(lesson.executed_notebook, source / "lessons" / f"{lesson.stem}.ipynb")
+            (source / "lessons" / f"{lesson.stem}.ipynb").write_text(json.dumps(_lesson_notebook(lesson)))
         for figure in lesson.figures:
             target = source / figure.path
             target.parent.mkdir(parents=True, exist_ok=True)
