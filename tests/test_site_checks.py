@@ -1,0 +1,31 @@
+"""The site's static checker and Markdown escaping catch what they exist for (fast, no build)."""
+
+from recsys_utils.site.check import check_site
+from recsys_utils.site.pages import md_text
+
+
+def test_checker_flags_remote_resources_broken_links_and_missing_anchors(tmp_path):
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "ok.css").write_text("a{background:url(img.png)} b{font:url('https://cdn.example/f.woff')}")
+    (tmp_path / "_static" / "img.png").write_bytes(b"png")
+    (tmp_path / "index.html").write_text(
+        "<html><head><link rel='stylesheet' href='_static/ok.css'>"
+        "<script src='https://cdn.example/mathjax.js'></script></head><body id='top'>"
+        "<a href='other.html#here'>ok</a> <a href='other.html#nowhere'>bad anchor</a> <a href='gone.html'>gone</a>"
+        "<a href='https://example.org/paper'>a citation</a> <img src='_static/missing.png'></body></html>")
+    (tmp_path / "other.html").write_text("<html><body><h2 id='here'>x</h2><a href='index.html#top'>back</a></body></html>")
+    checked = check_site(tmp_path)
+    assert sorted(checked.problems) == sorted([
+        "index.html: loads https://cdn.example/mathjax.js from off the machine",
+        "index.html: missing resource _static/missing.png",
+        "index.html: link other.html#nowhere names no anchor on its page",
+        "index.html: broken link gone.html",
+        "_static/ok.css: loads https://cdn.example/f.woff from off the machine",
+    ])
+    assert checked.outside_links == {"https://example.org/paper"}  # a link, listed, never fetched
+
+
+def test_recorded_strings_cannot_become_markup():
+    assert md_text("<b>bold</b> {math}`x` $y$ [l](u) *e*") == (
+        r"\<b\>bold\</b\> \{math\}\`x\` \$y\$ \[l\]\(u\) \*e\*")
+    assert md_text("two\nlines") == "two lines"
