@@ -45,7 +45,7 @@ def headline_sentence(h, escape=md_text) -> str:
 
 def _table(columns: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(md_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(rows_cell for rows_cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
