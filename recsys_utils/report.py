@@ -58,9 +58,16 @@ def environment(lessons: list[LessonResult], profile: str | None, timings: dict[
         if not name:
             continue
         entry = datasets.setdefault(str(name), {"name": str(name), "source_kind": "not recorded", "checksums": {}})
-        if recorded.get("dataset_source"):
-            entry["source_kind"] = source_kind(recorded["dataset_source"])
+        if recorded.get("dataset_source") or recorded.get("dataset_source_kind"):
+            described = source_kind(recorded.get("dataset_source"))
+            kind = str(recorded.get("dataset_source_kind") or "")
+            if kind and (not recorded.get("dataset_source") or kind.lower() not in described.lower()):
+                described = f"{kind}: {described}" if recorded.get("dataset_source") else kind
+            entry["source_kind"] = described
         entry["checksums"].update(recorded.get("dataset_checksums", {}) or {})
+        for key in ("checksums_verified", "subset"):
+            if recorded.get(f"dataset_{key}") is not None:
+                entry[key] = recorded[f"dataset_{key}"]
     merged_timings = dict(previous.get("timings_s", {}))
     merged_timings.update({k: round(float(v), 1) for k, v in (timings or {}).items()})
     env = {

@@ -96,3 +96,15 @@ def test_identical_figures_give_identical_files():
         return results.figure_path("01_demo", "bars").read_bytes()
 
     assert draw() == draw()
+
+
+def test_recorded_source_kind_and_verification_reach_the_environment(isolated_reports):
+    results.record_results("01_data", {"n": 1}, parameters={"SEED": 42},
+                           environment={"dataset": "ml-latest-small", "dataset_source": "local:/home/me/ml.zip",
+                                        "dataset_source_kind": "grouplens zip", "dataset_checksums": {"r.csv": "cd" * 32},
+                                        "dataset_checksums_verified": True, "dataset_subset": None})
+    report.build_report(site=False)
+    env = json.loads((isolated_reports / "environment.json").read_text())
+    assert env["datasets"] == [{"name": "ml-latest-small", "source_kind": "grouplens zip: local copy (ml.zip)",
+                                "checksums": {"r.csv": "cd" * 32}, "checksums_verified": True}]
+    assert "/home/me" not in (isolated_reports / "REPORT.md").read_text()

@@ -18,6 +18,7 @@ def test_interval_uses_the_values_decimals():
     assert format_value_ci(0.30123, (0.28171, 0.33644)) == "0.301 (95% CI 0.282 to 0.336)"
     assert format_value_ci(12.0, None, "s") == "12 s"
     assert format_value_ci(-0.0213, (-0.041, 0.004)) == "-0.0213 (95% CI -0.0410 to 0.0040)"
+    assert format_value_ci(0.4287, (0.41, 0.447), "share of ratings") == "0.429 share of ratings (95% CI 0.410 to 0.447)"
 
 
 def test_p_value_at_the_permutation_floor_is_a_bound():

@@ -50,7 +50,8 @@ def _decimals(text: str) -> int | None:
 
 def format_value_ci(value: float, ci: tuple[float, float] | list[float] | None = None,
                     unit: str = "", digits: int = 3) -> str:
-    """``0.312 (95% CI 0.281 to 0.336)``: the interval uses as many decimals as the value."""
+    """``0.312 s (95% CI 0.281 to 0.336)``: the unit follows the value once; the interval uses as many
+    decimals as the value."""
     shown = format_number(value, digits)
     decimals = _decimals(shown)
 
@@ -62,7 +63,7 @@ def format_value_ci(value: float, ci: tuple[float, float] | list[float] | None =
     suffix = f" {unit}" if unit else ""
     if ci is None:
         return f"{shown}{suffix}"
-    return f"{shown}{suffix} (95% CI {same(ci[0])} to {same(ci[1])}{suffix})"
+    return f"{shown}{suffix} (95% CI {same(ci[0])} to {same(ci[1])})"
 
 
 def permutation_floor(n_resamples: int) -> float:

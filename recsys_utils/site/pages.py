@@ -259,7 +259,9 @@ def environment_page(env: dict[str, Any]) -> str:
         lines += ["No lesson recorded its dataset.", ""]
     for dataset in datasets:
         lines += [f"### {md_text(dataset.get('name', '?'))}", "",
-                  f"Source: {md_text(dataset.get('source_kind', 'not recorded'))}.", ""]
+                  f"Source: {md_text(dataset.get('source_kind', 'not recorded'))}."
+                  + (f" Checksums verified: {_cell(dataset['checksums_verified'])}." if "checksums_verified" in dataset else "")
+                  + (f" Subset: {_cell(dataset['subset'])}." if dataset.get("subset") else ""), ""]
         checksums = dataset.get("checksums", {})
         if checksums:
             lines += [_table(["file", "sha256"], [[md_cell(k), f"`{v}`" if re.fullmatch(r"[0-9a-f]+", str(v)) else md_cell(v)]
