@@ -29,3 +29,14 @@ def test_recorded_strings_cannot_become_markup():
     assert md_text("<b>bold</b> {math}`x` $y$ [l](u) *e*") == (
         r"\<b\>bold\</b\> \{math\}\`x\` \$y\$ \[l\]\(u\) \*e\*")
     assert md_text("two\nlines") == "two lines"
+
+
+def test_recorded_tables_show_p_values_at_the_floor_as_bounds():
+    from recsys_utils.site.pages import recorded_table
+
+    rows = [{"system": "a", "p_value": 2 / 2001, "n_resamples": 2000},  # its own N beats the lesson's
+            {"system": "b", "p_value": 2 / 501, "p_holm": 3 * 2 / 501}, {"system": "c", "p_value": 0.25}]
+    table = recorded_table(rows, n_resamples=500).splitlines()
+    assert table[0] == "| system | p\\_value | n\\_resamples | p\\_holm |"
+    assert table[2] == "| a | ≤ 2/2001 | 2,000 |  |" and table[3] == "| b | ≤ 2/501 |  | ≤ 3×2/501 |"
+    assert table[4] == "| c | 0.25 |  |  |"

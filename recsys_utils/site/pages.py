@@ -66,13 +66,15 @@ def recorded_table(records: list[dict[str, Any]], n_resamples: int | None) -> st
     rows = []
     for record in records[:TABLE_ROWS]:
         raw_p = next((record.get(k) for k in ("p_value", "p") if isinstance(record.get(k), float)), None)
+        own = record.get("n_resamples")  # a row that records its own N wins over the lesson's parameter
+        n = own if isinstance(own, int) and not isinstance(own, bool) and own > 0 else n_resamples
         row = []
         for column in columns:
             value = record.get(column, "")
             if column in ("p_value", "p", "pvalue") and isinstance(value, float | int):
-                row.append(md_cell(format_p_cell(float(value), n_resamples)))
+                row.append(md_cell(format_p_cell(float(value), n)))
             elif column in ("p_holm", "p_adjusted") and isinstance(value, float | int):
-                row.append(md_cell(format_p_cell(float(value), n_resamples, raw_p=raw_p)))
+                row.append(md_cell(format_p_cell(float(value), n, raw_p=raw_p)))
             else:
                 row.append(_cell(value))
         rows.append(row)
