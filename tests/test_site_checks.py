@@ -14,8 +14,11 @@ def test_checker_flags_remote_resources_broken_links_and_missing_anchors(tmp_pat
         "<a href='other.html#here'>ok</a> <a href='other.html#nowhere'>bad anchor</a> <a href='gone.html'>gone</a>"
         "<a href='https://example.org/paper'>a citation</a> <img src='_static/missing.png'></body></html>")
     (tmp_path / "other.html").write_text("<html><body><h2 id='here'>x</h2><a href='index.html#top'>back</a></body></html>")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "page.html").write_text("<a href='../other.html#here'>ok</a><a href='../other.html#gone'>no</a>")
     checked = check_site(tmp_path)
     assert sorted(checked.problems) == sorted([
+        "sub/page.html: link ../other.html#gone names no anchor on its page",
         "index.html: loads https://cdn.example/mathjax.js from off the machine",
         "index.html: missing resource _static/missing.png",
         "index.html: link other.html#nowhere names no anchor on its page",
@@ -40,3 +43,17 @@ def test_recorded_tables_show_p_values_at_the_floor_as_bounds():
     assert table[0] == "| system | p\\_value | n\\_resamples | p\\_holm |"
     assert table[2] == "| a | ≤ 2/2001 | 2,000 |  |" and table[3] == "| b | ≤ 2/501 |  | ≤ 3×2/501 |"
     assert table[4] == "| c | 0.25 |  |  |"
+
+
+def test_lesson_links_to_repository_files_become_text_and_site_links_stay():
+    from recsys_utils.site.pages import _site_links
+
+    pages = {"lessons/03_retrieval_evaluation.ipynb", "docs/GLOSSARY.md"}
+    text = ("[nDCG](../docs/GLOSSARY.md#ndcg), [lesson 03](03_retrieval_evaluation.ipynb), "
+            "[the code](../recsys_utils/evaluation.py), [solutions](../solutions/03_x_solutions.ipynb), "
+            "[a paper](https://example.org/p) and [a section](#results)")
+    assert _site_links(text, pages) == (
+        "[nDCG](../docs/GLOSSARY.md#ndcg), [lesson 03](03_retrieval_evaluation.ipynb), "
+        "the code (`recsys_utils/evaluation.py` in the course repository), "
+        "solutions (`solutions/03_x_solutions.ipynb` in the course repository), "
+        "[a paper](https://example.org/p) and [a section](#results)")

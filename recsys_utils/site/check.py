@@ -64,7 +64,8 @@ def check_site(site: Path) -> SiteCheck:
     for page in pages:
         collector = _Collector()
         collector.feed(page.read_text(errors="replace"))
-        parsed[page] = collector
+        parsed[page.resolve()] = collector
+    site = site.resolve()
     for page, collector in parsed.items():
         where = page.relative_to(site)
         for url in collector.resources:
@@ -81,7 +82,7 @@ def check_site(site: Path) -> SiteCheck:
                 result.outside_links.add(url)
                 continue
             path_part, _, fragment = url.partition("#")
-            target = _target(page, path_part, site) if path_part else page
+            target = (_target(page, path_part, site) if path_part else page).resolve()
             if target.is_dir():
                 target = target / "index.html"
             if not target.exists():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import posixpath
 import re
 import shutil
 from pathlib import Path
@@ -155,9 +156,33 @@ def figure_label(lesson: LessonResult, figure) -> str:
     return re.sub(r"[^a-z0-9]+", "-", f"fig-{lesson.stem}-{figure.name}".lower()).strip("-")
 
 
-def _lesson_notebook(lesson: LessonResult) -> dict[str, Any]:
-    """The executed notebook as run, plus one closing cell that points to its numbered figures."""
+_RELATIVE_LINK = re.compile(r"\[([^\]\n]+)\]\((?![a-z][a-z0-9+.-]*:|#)([^)\s#]+)(#[^)\s]*)?\)")
+
+
+def _site_links(markdown: str, pages: set[str]) -> str:
+    """Links from a lesson to files of the repository that are not pages of the site (a module, a
+    solutions notebook) become text naming the file; links to site pages (other lessons, the
+    glossary) stay links."""
+
+    def replace(match: re.Match) -> str:
+        text, target = match.group(1), match.group(2)
+        resolved = posixpath.normpath(posixpath.join("lessons", target.removeprefix("../notebooks/")))
+        if resolved in pages:
+            return match.group(0)
+        shown = posixpath.normpath(posixpath.join("notebooks", target))
+        return f"{text} (`{shown}` in the course repository)"
+
+    return _RELATIVE_LINK.sub(replace, markdown)
+
+
+def _lesson_notebook(lesson: LessonResult, pages: set[str]) -> dict[str, Any]:
+    """The executed notebook as run (links to repository files made text), plus one closing cell
+    that points to its numbered figures."""
     notebook = json.loads(lesson.executed_notebook.read_text())
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            source = cell.get("source", "")
+            cell["source"] = _site_links("".join(source) if isinstance(source, list) else source, pages)
     if lesson.figures:
         items = [f"- {{numref}}`Figure %s <{figure_label(lesson, f)}>`: {md_text(f.caption)}" for f in lesson.figures]
         notebook.setdefault("cells", []).append({
@@ -301,9 +326,12 @@ def write_sources(source: Path, lessons: list[LessonResult], env: dict[str, Any]
     if source.exists():
         shutil.rmtree(source)
     (source / "lessons").mkdir(parents=True)
+    pages = {f"lessons/{lesson.stem}.ipynb" for lesson in lessons if lesson.executed_notebook}
+    pages |= {f"docs/{doc.name}" for doc in glossary_docs} | {f"{name}.md" for name in ("index", *REPORT_PAGES)}
     for lesson in lessons:
         if lesson.executed_notebook:
-            (source / "lessons" / f"{lesson.stem}.ipynb").write_text(json.dumps(_lesson_notebook(lesson)))
+            notebook = _lesson_notebook(lesson, pages)
+            (source / "lessons" / f"{lesson.stem}.ipynb").write_text(json.dumps(notebook))
         for figure in lesson.figures:
             target = source / figure.path
             target.parent.mkdir(parents=True, exist_ok=True)
