@@ -141,6 +141,7 @@ def build_report(profile: str | None = None, timings: dict[str, float] | None = 
         "csv": atomic_write_text(out / "appendix" / "metrics.csv", metrics_csv(rows)),
     }
     paths = {"environment": env_path, "metrics_json": appendix["json"], "metrics_csv": appendix["csv"]}
+    appendix["environment"] = env_path
     site_index = None
     if site:
         from .site import build_site

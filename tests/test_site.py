@@ -86,7 +86,7 @@ def test_appendix_tables_show_p_values_as_bounds_and_files_download(built):
     page = _text(site, "appendix.html")
     assert "≤ 2/5001" in page and "≤ 2×2/5001" in page and "0.031" in page
     downloads = sorted(p.name for p in (site / "_downloads").rglob("*") if p.is_file())
-    assert downloads == ["metrics.csv", "metrics.json"]
+    assert downloads == ["environment.json", "metrics.csv", "metrics.json"]
     env = _text(site, "environment.html")
     assert "ab" * 32 in env and "pip package recbole==1.2.1" in env and "12.3" in env
     assert "p ≤ 2/(N+1)" in _text(site, "methods.html")

@@ -111,13 +111,14 @@ def front_page(lessons: list[LessonResult], env: dict[str, Any], extra_docs: tup
     if not lessons:
         lines += ["No lesson has recorded results yet: run `make course`.", ""]
     for lesson in lessons:
-        lines += [f"### {_lesson_link(lesson)}", ""]
+        lines += [f"### {md_text(lesson.title)}", ""]
         if lesson.headlines:
             lines += [f"- {headline_sentence(h)}" for h in lesson.headlines]
         else:
             summary = f" Its summary: {md_text(lesson.summary)}" if lesson.summary else ""
             lines += [f"This lesson recorded no headline finding.{summary}"]
-        lines.append("")
+        doc = _lesson_doc(lesson)
+        lines += ["", f"[Read the executed lesson]({doc}.ipynb)." if doc else "", ""]
     timings = env.get("timings_s", {})
     lines += ["## Lessons", "",
               _table(["lesson", "what it did", "run time", "figures"],
@@ -274,8 +275,8 @@ def limitations_page(lessons: list[LessonResult], env: dict[str, Any]) -> str:
 
 def environment_page(env: dict[str, Any]) -> str:
     lines = ["# Environment", "", "What produced these results: the machine, package versions, seeds, data and run times "
-             "(also in `environment.json` next to the report).", ""]
-    lines += [_table(["", ""], [[md_cell("profile"), _cell(env.get("profile") or "not recorded")],
+             "(also as {download}`environment.json <appendix/environment.json>`).", ""]
+    lines += [_table(["what", "value"], [[md_cell("profile"), _cell(env.get("profile") or "not recorded")],
                                 [md_cell("Python"), _cell(env.get("packages", {}).get("python", "?"))],
                                 [md_cell("platform"), _cell(env.get("platform", "?"))],
                                 [md_cell("CPU cores"), _cell(env.get("cpu_count"))],
