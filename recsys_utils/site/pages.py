@@ -232,7 +232,7 @@ def methods_page(lessons: list[LessonResult]) -> str:
 
 # What each lesson's results cannot tell, by lesson number; only present lessons are listed.
 _LESSON_LIMITS = {
-    "01": "MovieLens ratings were given by volunteers of one research site in one period; they are not a "
+    "01": "MovieLens ratings were given by users of the MovieLens website over a few years; they are not a "
           "sample of viewers, and a rating is not a viewing.",
     "02": "Text embeddings see titles, genres and years only: similarity in that text is not similarity in taste.",
     "03": "Offline accuracy on a temporal holdout measures agreement with what users later chose to rate, "
@@ -264,8 +264,9 @@ def limitations_page(lessons: list[LessonResult], env: dict[str, Any]) -> str:
     gaps += [f"{_lesson_link(lesson)} recorded no headline finding." for lesson in lessons if not lesson.headlines]
     gaps += [f"{_lesson_link(lesson)}: {len(no_ci)} headline finding(s) without an interval."
              for lesson in lessons if (no_ci := [h for h in lesson.headlines if h.ci is None])]
-    gaps += [f"{_lesson_link(lesson)}: figure {md_text(f.caption)} has no recorded caption (its name is shown)."
-             for lesson in lessons for f in lesson.figures if not f.captioned]
+    gaps += [f"{_lesson_link(lesson)}: {len(bare)} figure(s) without a recorded caption (the name is shown): "
+             + ", ".join(md_text(f.caption) for f in bare) + "."
+             for lesson in lessons if (bare := [f for f in lesson.figures if not f.captioned])]
     gaps += [f"{md_text(lesson.title)}: no executed notebook found, so it has no page." for lesson in lessons
              if not lesson.executed_notebook]
     lines += [f"- {g}" for g in gaps] or ["- None found."]
