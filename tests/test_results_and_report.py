@@ -78,7 +78,7 @@ def test_captions_are_recorded_and_missing_ones_humanised(isolated_reports):
     lesson = content.read_results(isolated_reports)[0]
     captions = {f.name: (f.caption, f.captioned) for f in lesson.figures}
     assert captions == {"metric_bars": ("nDCG@10 of EASE and random, 95% bootstrap intervals.", True),
-                        "recall_at_k": ("Recall at k", False)}
+                        "recall_at_k": ("Recall at K", False)}
     assert lesson.title == "Lesson 90: a synthetic comparison" and lesson.n_resamples == 5000
 
 

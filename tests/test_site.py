@@ -78,7 +78,7 @@ def test_figures_are_numbered_and_captioned_never_by_file_name(built):
     site, _, _ = built
     page = _text(site, "figures.html")
     assert "Figure 1:" in page and "nDCG@10 of EASE and random, 95% bootstrap intervals." in page
-    assert "Recall at k" in page and ">recall_at_k<" not in page and "recall_at_k.png</" not in page
+    assert "Recall at K" in page and ">recall_at_k<" not in page and "recall_at_k.png</" not in page
 
 
 def test_appendix_tables_show_p_values_as_bounds_and_files_download(built):

@@ -67,10 +67,20 @@ class LessonResult:
         return None
 
 
+# Words a humanised name keeps in their usual spelling.
+_SPELLING = {w.lower(): w for w in ("RL", "CTR", "nDCG", "CF", "LLM", "DQN", "PPO", "API", "RRF", "MRR", "MAP", "K",
+                                     "IQM", "MiniLM", "PCA", "HTTP", "GPT")}
+
+
 def humanise(name: str) -> str:
-    """``ratings_and_long_tail`` -> ``Ratings and long tail`` (never a file name on the page)."""
-    words = re.sub(r"[_\-]+", " ", Path(name).stem if name.endswith(".png") else name).strip()
-    return words[:1].upper() + words[1:] if words else name
+    """``rl_minus_greedy`` -> ``RL minus greedy`` (never a file name on the page)."""
+    words = re.sub(r"[_\-]+", " ", Path(name).stem if name.endswith(".png") else name).split()
+    if not words:
+        return name
+    words = [_SPELLING.get(w.lower(), w) for w in words]
+    first = words[0]
+    words[0] = first if first in _SPELLING.values() else first[:1].upper() + first[1:]
+    return " ".join(words)
 
 
 def lesson_title(stem: str, notebook: Path | None = None) -> str:
