@@ -56,4 +56,4 @@ serve: $(STAMP)
 
 clean-reports:
 	rm -rf reports/notebooks reports/results reports/figures reports/index.html reports/REPORT.md \
-		reports/site reports/appendix reports/environment.json reports/.site-src reports/.site-doctrees reports/.site-warnings.txt
+		reports/site reports/appendix reports/environment.json reports/.site

@@ -1,7 +1,11 @@
 """Generate the site's sources from the recorded results and build them with Sphinx.
 
-    reports/.site-src/   generated MyST pages, copied executed notebooks and figures (rebuilt each time)
-    reports/site/        the static site: open reports/site/index.html, or serve the folder
+    reports/.site/source/  generated MyST pages, copied executed notebooks and figures (rebuilt each time)
+    reports/.site/         also Sphinx's doctrees, warnings and myst-nb's output folder
+    reports/site/          the static site: open reports/site/index.html, or serve the folder
+
+The site is built into ``reports/.site/html`` and renamed into place, so a failed build leaves
+the previous site whole.
 
 The executed notebooks are rendered by myst-nb with execution off: the site shows exactly
 what the runner's papermill run produced.
@@ -9,6 +13,7 @@ what the runner's papermill run produced.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -75,10 +80,13 @@ class SiteBuild:
 
 def build_site(reports: Path, lessons: list[LessonResult], env: dict[str, Any], metrics_files: dict[str, Path],
                n_metrics: int, screenshot: bool = True, log=print) -> SiteBuild:
-    """Write the sources under ``reports/.site-src`` and build ``reports/site``."""
+    """Write the sources under ``reports/.site/source`` and build ``reports/site``."""
     start = time.perf_counter()
-    source = reports / ".site-src"
-    out = reports / "site"
+    work = reports / ".site"
+    source = work / "source"
+    html = work / "html"  # myst-nb writes its output folder next to this one, inside .site/
+    if html.exists():
+        shutil.rmtree(html)
     glossary = [p for p in (PROJECT_ROOT / "docs" / "GLOSSARY.md", PROJECT_ROOT / "docs" / "REFERENCES.md") if p.exists()]
     write_sources(source, lessons, env, reports, metrics_files, n_metrics, glossary)
     static = source / "_static"
@@ -94,23 +102,28 @@ def build_site(reports: Path, lessons: list[LessonResult], env: dict[str, Any], 
         (static / "mathjax-not-vendored.js").write_text(f"// {mathjax.MATHJAX_SPEC} was not available at build time.\n")
     (source / "conf.py").write_text(CONF.format(title=SITE_TITLE, mathjax_path=f"mathjax/{mathjax.ENTRY}"
                                                 if has_math else "mathjax-not-vendored.js"))
-    warnings_file = reports / ".site-warnings.txt"
+    warnings_file = work / "warnings.txt"
     done = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "-d", str(reports / ".site-doctrees"),
-         "-w", str(warnings_file), str(source), str(out)],
+        [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "-d", str(work / "doctrees"),
+         "-w", str(warnings_file), str(source), str(html)],
         capture_output=True, text=True, check=False, timeout=900)
     warnings = [w for w in warnings_file.read_text().splitlines() if w.strip()] if warnings_file.exists() else []
-    if done.returncode != 0 or not (out / "index.html").exists():
+    if done.returncode != 0 or not (html / "index.html").exists():
         raise RuntimeError(f"the site build failed (exit {done.returncode}):\n{(done.stderr or done.stdout)[-3000:]}")
     # The themes copy their Jinja macro files into _static; they are not pages and link nowhere.
-    for macros in out.glob("_static/*macros.html"):
+    for macros in html.glob("_static/*macros.html"):
         macros.unlink()
     shot = None
     if screenshot:
         from .browser import BrowserUnavailable, screenshot_site
 
         try:
-            shot = screenshot_site(out, out / SCREENSHOT)
+            screenshot_site(html, html / SCREENSHOT)
+            shot = reports / "site" / SCREENSHOT
         except BrowserUnavailable as problem:
             log(f"site: no screenshot ({problem})")
+    out = reports / "site"
+    if out.exists():
+        shutil.rmtree(out)
+    html.rename(out)
     return SiteBuild(out / "index.html", time.perf_counter() - start, warnings, has_math, shot)
