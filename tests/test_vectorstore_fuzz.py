@@ -167,6 +167,44 @@ def test_cosine_query_on_pinecone_agrees(stores, directions, query, scale, poiso
     _check_query(stores["pinecone", "cosine"], directions, query, scale, poison, top_k)
 
 
+big_scales = st.sampled_from([1e-30, 1.0, 1e10, 1e18, 1.7e19, 1e20, 1e38])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    directions=st.lists(st.lists(st.floats(-1, 1), min_size=DIM, max_size=DIM).filter(lambda v: max(map(abs, v)) > 0.5),
+                        min_size=1, max_size=8),
+    stored_scale=big_scales,
+    query=st.lists(st.floats(-1, 1), min_size=DIM, max_size=DIM).filter(lambda v: max(map(abs, v)) > 0.5),
+    query_scale=big_scales,
+)
+def test_dotproduct_scores_never_overflow(stores, directions, stored_scale, query, query_scale):
+    """Under dotproduct, a vector or query longer than MAX_DOTPRODUCT_NORM is refused; everything
+    accepted scores finitely, as the float64 dot product of what was stored."""
+    store, namespace = stores["local", "dotproduct"], f"d{next(_namespaces)}"
+    vectors = [np.asarray(d) * stored_scale for d in directions]
+    too_long = [np.linalg.norm(v.astype(np.float32).astype(np.float64)) > limits.MAX_DOTPRODUCT_NORM for v in vectors]
+    if any(too_long) or any(expected_stored(v.tolist(), "dotproduct") is None for v in vectors):
+        with pytest.raises(VectorStoreError):
+            store.upsert([(str(i), v, {}) for i, v in enumerate(vectors)], namespace=namespace)
+        return
+    store.upsert([(str(i), v, {}) for i, v in enumerate(vectors)], namespace=namespace)
+    q = (np.asarray(query) * query_scale).astype(np.float32)
+    try:
+        if np.linalg.norm(q.astype(np.float64)) > limits.MAX_DOTPRODUCT_NORM:
+            with pytest.raises(VectorStoreError, match="MAX_DOTPRODUCT_NORM"):
+                store.query(q, top_k=len(vectors), namespace=namespace)
+            return
+        matches = store.query(q, top_k=len(vectors), namespace=namespace)
+        stored = {r: store.fetch([r], namespace=namespace)[r].vector.astype(np.float64) for r in map(str, range(len(vectors)))}
+        for m in matches:
+            exact = float(stored[m.id] @ q.astype(np.float64))
+            bound = np.linalg.norm(stored[m.id]) * np.linalg.norm(q.astype(np.float64))
+            assert math.isfinite(m.score) and abs(m.score - exact) <= 1e-5 * bound + 1e-30
+    finally:
+        store.delete_all(namespace)
+
+
 # ---- metadata ------------------------------------------------------------------------------
 
 pieces = st.text(st.characters(codec="utf-8"), min_size=1, max_size=6)  # any UTF-8 text, escapes too
