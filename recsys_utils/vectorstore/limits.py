@@ -22,12 +22,14 @@ The course's own choices (Pinecone states none):
 
 - ``MAX_FILTER_DEPTH``: ``$and`` / ``$or`` nest at most 32 levels. Real filters need two or
   three; the limit stops a generated or hostile filter long before Python's recursion limit.
+- Metadata over 40 KB is refused as Pinecone refuses it; Pinecone does not document how it
+  counts the bytes, so a record within a few bytes of the limit here could still be refused there.
 - Vector values are read as float32, as Pinecone stores them: a value must be finite and
   within ``±FLOAT32_MAX``, else the record (or query) is refused; a value too small for float32
   (below ~7e-46) is 0. Nonzero values smaller than ``FLOAT32_TINY`` (float32's smallest normal
   number, 1.2e-38) would be stored as float32 *subnormals*, which make every matrix product over
-  the store ~40x slower on x86 (benchmarks/bench_vectorstore.py ``--subnormals``): they are
-  stored as 0. For the cosine metric this happens after the float32 vector is scaled to unit
+  the store tens of times slower on x86 (25-57x measured with benchmarks/bench_vectorstore.py
+  ``--subnormals``): they are stored as 0. For the cosine metric this happens after the float32 vector is scaled to unit
   length in float64, so a vector's scale never matters (1e-45 or 3e38 in every position keep
   their direction) and only components below 1.2e-38 of the vector's length vanish. A vector
   left with no nonzero value is refused (it has no direction; Pinecone refuses all-zero dense
