@@ -17,13 +17,13 @@ SDK checks several of them itself, and tests/test_vectorstore_contract.py compar
 
 Metadata numbers are stored by Pinecone as 64-bit floats, so integers are accepted only within
 ``±MAX_SAFE_INTEGER`` (2**53), where a float64 holds them exactly; larger ones go in as strings.
+Pinecone does not document how it counts metadata bytes; here it is compact UTF-8 JSON, so a
+record within a few bytes of 40 KB could still be refused there.
 
 The course's own choices (Pinecone states none):
 
 - ``MAX_FILTER_DEPTH``: ``$and`` / ``$or`` nest at most 32 levels. Real filters need two or
   three; the limit stops a generated or hostile filter long before Python's recursion limit.
-- Metadata over 40 KB is refused as Pinecone refuses it; Pinecone does not document how it
-  counts the bytes, so a record within a few bytes of the limit here could still be refused there.
 - Vector values are read as float32, as Pinecone stores them: a value must be finite and
   within ``±FLOAT32_MAX``, else the record (or query) is refused; a value too small for float32
   (below ~7e-46) is 0. Nonzero values smaller than ``FLOAT32_TINY`` (float32's smallest normal
