@@ -28,7 +28,7 @@ The course's own choices (Pinecone states none):
   within ``±FLOAT32_MAX``, else the record (or query) is refused; a value too small for float32
   (below ~7e-46) is 0. Nonzero values smaller than ``FLOAT32_TINY`` (float32's smallest normal
   number, 1.2e-38) would be stored as float32 *subnormals*, which make every matrix product over
-  the store tens of times slower on x86 (25-57x measured with benchmarks/bench_vectorstore.py
+  the store tens of times slower on x86 (25-90x measured with benchmarks/bench_vectorstore.py
   ``--subnormals``): they are stored as 0. For the cosine metric this happens after the float32 vector is scaled to unit
   length in float64, so a vector's scale never matters (1e-45 or 3e38 in every position keep
   their direction) and only components below 1.2e-38 of the vector's length vanish. A vector
