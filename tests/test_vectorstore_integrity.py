@@ -262,3 +262,17 @@ def test_ensure_movie_index_rebuilds_a_damaged_index(tmp_path, monkeypatch, capl
 
 def _open_movies(tmp_path):
     return open_store("local", name="movies", dimension=DIM, path=tmp_path / "artifacts" / "vectorstore")
+
+
+def test_open_store_rebuilding_empties_only_a_damaged_store(tmp_path, caplog):
+    from recsys_utils.vectorstore import open_store_rebuilding
+
+    _, folder = _build(tmp_path)
+    assert open_store_rebuilding("local", name="movies", dimension=DIM, path=tmp_path).count() == 12
+    assert caplog.text == ""
+    _flip_byte(folder)
+    caplog.set_level(logging.WARNING, logger="recsys_utils.vectorstore")
+    store = open_store_rebuilding("local", name="movies", dimension=DIM, path=tmp_path)
+    assert store.count() == 0 and store.get_manifest() == {}
+    assert "'movies' is damaged (ns-" in caplog.text and "sha256" in caplog.text
+    assert str(tmp_path) not in caplog.text  # no absolute path in what a lesson prints
