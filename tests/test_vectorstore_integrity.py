@@ -65,8 +65,8 @@ def _truncate(folder):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
-def _flip_byte(folder):
-    path = _npz(folder)
+def _flip_byte(folder, path=None):
+    path = path or _npz(folder)
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     path.write_bytes(bytes(raw))
@@ -184,15 +184,9 @@ def test_format_1_store_opens_and_gains_checksums(tmp_path):
     assert store.stats()["namespaces"] == {"": 12, "other": 12}
     info = json.loads((folder / "store.json").read_text())
     assert info["format"] == FORMAT_VERSION and all("sha256" in e for e in info["namespaces"].values())
-    _flip_byte_of(folder, next(iter(folder.glob("ns-*.npz"))))
+    _flip_byte(folder, next(iter(folder.glob("ns-*.npz"))))
     with pytest.raises(CorruptIndexError, match="sha256"):
         _open(tmp_path)
-
-
-def _flip_byte_of(folder, path):
-    raw = bytearray(path.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    path.write_bytes(bytes(raw))
 
 
 def test_format_1_store_with_a_truncated_file_is_corrupt_not_bad_zip(tmp_path):
