@@ -137,3 +137,41 @@ def text_retrieval_metrics(item_vectors: np.ndarray, movies: pd.DataFrame, split
         "per_user_ndcg": ndcg,
         "ranked": ranked,
     }
+
+
+def retrieval_comparison(named_vectors: dict[str, np.ndarray], movies: pd.DataFrame, splits, k: int = 10,
+                         n_resamples: int = 2000, seed: int = 42) -> pd.DataFrame:
+    """Text-only retrieval of each vector kind beside most-popular, on the same users.
+
+    One row per system: nDCG@k with a bootstrap interval over users, the paired difference to
+    most-popular with its interval (``evaluation.paired_comparison``), recall@k, and the mean
+    popularity and catalogue coverage of the lists (the long tail).
+    """
+    from .. import metrics
+    from ..baselines import MostPopular
+    from ..evaluation import bootstrap_mean_ci, build_eval_data, paired_comparison, rank_with_model
+
+    data = build_eval_data(splits.train_ratings, splits.test_ratings, movies[ITEM_COL].to_numpy())
+    rows = data.eval_rows
+    popular = rank_with_model(MostPopular().fit(data.train), data, rows, k=k)
+    relevant = data.relevant[rows]
+    per_user = {"most_popular": (metrics.ndcg_at_k(popular, relevant, k), popular)}
+    for name, vectors in named_vectors.items():
+        result = text_retrieval_metrics(vectors, movies, splits, k)
+        per_user[name] = (result["per_user_ndcg"], result["ranked"])
+    reference = per_user["most_popular"][0]
+    table = []
+    for name, (ndcg, ranked) in per_user.items():
+        mean, low, high = bootstrap_mean_ci(ndcg, n_resamples=n_resamples, seed=seed)
+        row = {"system": name, f"ndcg@{k}": mean, "ci_low": low, "ci_high": high}
+        if name != "most_popular":
+            diff = paired_comparison(ndcg, reference, n_resamples=n_resamples, seed=seed)
+            row.update({"diff_vs_popular": diff["mean_diff"], "diff_ci_low": diff["ci_low"],
+                        "diff_ci_high": diff["ci_high"]})
+        row.update({
+            f"recall@{k}": float(np.nanmean(metrics.recall_at_k(ranked, relevant, k))),
+            f"popularity@{k}": float(np.nanmean(metrics.popularity_at_k(ranked, data.item_popularity, k))),
+            f"coverage@{k}": float(metrics.catalogue_coverage(ranked, data.n_items, k)),
+        })
+        table.append(row)
+    return pd.DataFrame(table).set_index("system")
