@@ -10,10 +10,10 @@ See ``generator`` for the retrieval and fusion, ``collaborative`` for the ALS ve
 cold-start fold-in, ``build`` for the validation choices, the cache and the indexes.
 """
 
-from .build import build_generator, ensure_candidate_generator, ensure_cf_index, select_fusion
+from .build import build_generator, ensure_candidate_generator, ensure_cf_index, index_records, select_fusion
 from .collaborative import CFVectors, fit_cf_vectors
 from .evaluate import cold_start_profiles, most_popular_for_profiles, ranked_columns
-from .generator import MAX_NIN, MAX_TOP_K, CandidateGenerator, Candidates, exclusion_filter
+from .generator import MAX_NIN, MAX_TOP_K, CandidateGenerator, Candidates, exclusion_filter, unseen_top
 from .titles import TitleIndex, fold_title
 
 __all__ = [
@@ -29,8 +29,10 @@ __all__ = [
     "ensure_cf_index",
     "exclusion_filter",
     "fit_cf_vectors",
+    "index_records",
     "fold_title",
     "most_popular_for_profiles",
     "ranked_columns",
     "select_fusion",
+    "unseen_top",
 ]

@@ -35,7 +35,7 @@ from .titles import TitleIndex
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_NIN", "MAX_TOP_K", "Candidates", "CandidateGenerator", "exclusion_filter"]
+__all__ = ["MAX_NIN", "MAX_TOP_K", "Candidates", "CandidateGenerator", "exclusion_filter", "unseen_top"]
 
 MAX_TOP_K = 10_000  # Pinecone's largest top_k
 MAX_NIN = 1_000  # ids per $nin filter we send (far inside Pinecone's filter-size limits)
@@ -227,41 +227,9 @@ class CandidateGenerator:
         order = np.lexsort((ids, -score))[:k]
         return Candidates(ids[order], score[order])
 
-    def _retrieve(self, store, vectors: np.ndarray, seen: list[np.ndarray], n: int,
-                  filters: dict | None) -> list[np.ndarray]:
-        """Top-``n`` movie ids per query vector, none of them in that query's ``seen`` (sorted)."""
-        vectors = np.asarray(vectors, dtype=np.float32)
-        top_k = _fetch_size(n)
-        ids, _ = store.query_many(vectors, top_k=top_k, filter=filters)
-        out = []
-        for row, user_seen in enumerate(seen):
-            found = _as_ids(ids[row])
-            exhausted = found.size < top_k
-            is_seen = np.isin(found, user_seen, assume_unique=False)
-            unseen = found[~is_seen]
-            if unseen.size >= n or exhausted:
-                out.append(unseen[:n])
-            else:
-                out.append(self._retrieve_excluding(store, vectors[row], user_seen, found[is_seen], n, filters))
-        return out
-
-    def _retrieve_excluding(self, store, vector, user_seen, seen_found, n, filters) -> np.ndarray:
-        """Ask again with ``$nin`` of the seen movies found so far, until ``n`` unseen ones come back."""
-        excluded = np.asarray(seen_found, dtype=np.int64)
-        while True:
-            capped = excluded.size >= MAX_NIN
-            nin = excluded[:MAX_NIN]
-            top_k = MAX_TOP_K if capped else _fetch_size(n)
-            ids, _ = store.query_many(vector[None, :], top_k=top_k, filter=exclusion_filter(filters, nin))
-            found = _as_ids(ids[0])
-            is_seen = np.isin(found, user_seen)
-            unseen = found[~is_seen]
-            if unseen.size >= n or found.size < top_k or capped:
-                if unseen.size < n and found.size == top_k:
-                    logger.warning("only %d unseen candidates within top_k=%d for a user who rated %d movies",
-                                   unseen.size, top_k, user_seen.size)
-                return unseen[:n]
-            excluded = np.union1d(excluded, found[is_seen])
+    @staticmethod
+    def _retrieve(store, vectors, seen, n, filters) -> list[np.ndarray]:
+        return [ids for ids, _ in unseen_top(store, vectors, seen, n, filters)]
 
     # ------------------------------------------------------------------ helpers
     def _user_rows(self, user_ids) -> np.ndarray:
@@ -289,6 +257,53 @@ def _check_k(k) -> None:
         raise ValueError(f"k={k} is more than one index query can return (top_k <= {MAX_TOP_K})")
 
 
-def _as_ids(row: np.ndarray) -> np.ndarray:
+def _as_ids(row: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     row = np.asarray(row)
-    return row[row != ""].astype(np.int64)
+    present = row != ""
+    return row[present].astype(np.int64), np.asarray(scores, dtype=np.float32)[present]
+
+
+def unseen_top(store, vectors: np.ndarray, seen: Sequence[np.ndarray], n: int,
+               filters: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Top-``n`` ``(movie_ids, scores)`` per query vector, none of them in that query's ``seen``.
+
+    One batched query of ``2n + 50`` per vector; a query whose window holds fewer than ``n``
+    unseen movies is asked again with ``$nin`` of the seen movies found so far (see the module
+    docstring), so ``top_k`` stays <= 10,000 and no filter holds more than ``MAX_NIN`` ids.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if len(seen) != len(vectors):
+        raise ValueError(f"{len(vectors)} query vectors but {len(seen)} seen lists; give one per query")
+    top_k = _fetch_size(n)
+    ids, scores = store.query_many(vectors, top_k=top_k, filter=filters)
+    out = []
+    for row, user_seen in enumerate(seen):
+        found, found_scores = _as_ids(ids[row], scores[row])
+        is_seen = np.isin(found, user_seen)
+        if (~is_seen).sum() >= n or found.size < top_k:
+            out.append((found[~is_seen][:n], found_scores[~is_seen][:n]))
+        else:
+            out.append(_unseen_excluding(store, vectors[row], user_seen, found[is_seen], n, filters))
+    return out
+
+
+def _unseen_excluding(store, vector, user_seen, seen_found, n, filters):
+    """Ask again with ``$nin`` of the seen movies found so far, until ``n`` unseen ones come back."""
+    excluded = np.asarray(seen_found, dtype=np.int64)
+    while True:
+        capped = excluded.size >= MAX_NIN
+        top_k = MAX_TOP_K if capped else _fetch_size(n)
+        ids, scores = store.query_many(vector[None, :], top_k=top_k,
+                                       filter=exclusion_filter(filters, excluded[:MAX_NIN]))
+        found, found_scores = _as_ids(ids[0], scores[0])
+        if np.isin(found, excluded[:MAX_NIN]).any():
+            raise ValueError(f"the {getattr(store, 'name', '?')!r} index ignored a movie_id $nin filter; its records "
+                             "need a numeric 'movie_id' metadata field (build them with candidates.index_records)")
+        is_seen = np.isin(found, user_seen)
+        unseen = found[~is_seen]
+        if unseen.size >= n or found.size < top_k or capped:
+            if unseen.size < n and found.size == top_k:
+                logger.warning("only %d unseen candidates within top_k=%d for a user who rated %d movies",
+                               unseen.size, top_k, len(user_seen))
+            return unseen[:n], found_scores[~is_seen][:n]
+        excluded = np.union1d(excluded, found[is_seen])
