@@ -248,3 +248,24 @@ def test_pinecone_backend_through_the_real_sdk_gives_the_same_candidates(world, 
             np.testing.assert_array_equal(a.movie_ids, b.movie_ids)
         liked = movies.movie_id.to_numpy()[:3]
         np.testing.assert_array_equal(remote.for_profile(liked, k=10).movie_ids, local.for_profile(liked, k=10).movie_ids)
+
+
+def test_paired_ratio_and_long_tail_by_hand():
+    from recsys_utils.candidates.targets import long_tail_mask, paired_ratio
+
+    a, b = np.array([0.2, 0.4, 0.0, 0.6]), np.array([0.1, 0.2, 0.1, 0.2])
+    r = paired_ratio(a, b, n_resamples=400, seed=0)
+    assert r["ratio"] == pytest.approx(1.2 / 0.6)
+    assert r["ci_low"] <= r["ratio"] <= r["ci_high"]
+    same = paired_ratio(b, b, n_resamples=200)
+    assert same["ci_low"] == same["ci_high"] == pytest.approx(1.0)
+
+    train = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 1, 0], [1, 1, 0, 0]], dtype=np.float32))
+
+    class Data:
+        n_items = 4
+
+    data = Data()
+    data.train = train
+    # counts 3, 2, 1, 0 of 6 ratings: movie 0 alone holds half, so it is the head
+    assert long_tail_mask(data).tolist() == [False, True, True, True]
