@@ -39,6 +39,9 @@ __all__ = [
 ]
 
 
+KNN_BLOCK_BYTES = 32 << 20  # item-kNN builds its similarity in column blocks of this size
+
+
 def available_cpus() -> int:
     """CPUs this process may use (respects container / taskset limits, unlike os.cpu_count)."""
     try:
@@ -137,7 +140,7 @@ class ItemKNN(Recommender):
         keep = min(self.n_neighbours, n_items)
         # Column blocks of at most ~32 MB: the dense n_items x n_items similarity (750 MB for
         # ml-latest-small in float64) is never built, only each block's top neighbours are kept.
-        block = max(1, (32 << 20) // (4 * max(n_items, 1)))
+        block = max(1, KNN_BLOCK_BYTES // (4 * max(n_items, 1)))
         data, indices, indptr = [], [], [0]
         for start in range(0, n_items, block):
             stop = min(start + block, n_items)

@@ -88,6 +88,13 @@ def test_item_knn_is_shrunk_cosine_with_pruned_neighbours():
     np.testing.assert_allclose(pruned.max(axis=0), expected.max(axis=0), rtol=1e-5)
 
 
+def test_item_knn_blocks_give_the_same_similarity(monkeypatch):
+    whole = baselines.ItemKNN(n_neighbours=2, shrink=1.0).fit(TINY).similarity_.toarray()
+    monkeypatch.setattr(baselines, "KNN_BLOCK_BYTES", 1)  # one column per block
+    blocked = baselines.ItemKNN(n_neighbours=2, shrink=1.0).fit(TINY).similarity_.toarray()
+    np.testing.assert_allclose(blocked, whole, rtol=1e-6)
+
+
 def test_als_is_reproducible_for_a_seed():
     a = baselines.ImplicitMF("als", factors=4, iterations=3, seed=5).fit(TINY).score([0, 1])
     b = baselines.ImplicitMF("als", factors=4, iterations=3, seed=5).fit(TINY).score([0, 1])
