@@ -24,7 +24,7 @@ from recsys_utils.data import load_movielens
 from recsys_utils.splits import load_splits
 
 GRIDS = {
-    "ease": {f"l2={v}": (lambda v=v: baselines.EASE(l2=v)) for v in (200.0, 500.0, 1000.0)},
+    "ease": {f"l2={v}": (lambda v=v: baselines.EASE(l2=v, max_items=4000)) for v in (200.0, 500.0, 1000.0)},
     "als": {f"factors={f}, reg={r}": (lambda f=f, r=r: baselines.ImplicitMF("als", factors=f, regularization=r))
             for f in (64, 128) for r in (1.0, 10.0)},
     "item_knn": {f"neighbours={n}": (lambda n=n: baselines.ItemKNN(n_neighbours=n)) for n in (50, 200)},
