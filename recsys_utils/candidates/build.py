@@ -260,7 +260,8 @@ def ensure_candidate_generator(data, splits, seed: int = 42, backend: str = "aut
     text_store, text_vectors, encode, text_fp = _text_source(data, splits, seed, backend, budget)
     key = {"version": VERSION, "dataset": data.name, "dataset_checksums": data.checksums,
            "train_ratings_sha256": _frame_digest(train[[USER_COL, ITEM_COL]]), "seed": seed, "budget": budget,
-           "text": text_fp, "catalogue": _array_digest(movies[ITEM_COL].to_numpy(np.int64))}
+           "grid": {name: list(values) for name, values in BUDGETS[budget].items()}, "text": text_fp,
+           "catalogue": _array_digest(movies[ITEM_COL].to_numpy(np.int64))}
     folder = candidates_dir() / f"{data.name}-seed{seed}-{budget}"
     cached = None if force else _read_cache(folder, key)
     if cached is None:
