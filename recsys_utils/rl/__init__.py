@@ -4,8 +4,8 @@ Modules (one job each): ``ground_truth`` (the simulated users' ratings), ``simul
 and long-term dynamics), ``features`` (observation layout), ``world`` (precomputed arrays),
 ``candidates`` (retrieval of each user's pool), ``env`` (the gymnasium environment), ``agents``
 (stable-baselines3 DQN and PPO), ``baselines``, ``evaluation``, ``experiment`` (the lesson's
-pipeline) and ``serving`` (saved policies for the service: :func:`load_policy`,
-:func:`rank_candidates`).
+pipeline) and ``serving`` (the policy contract the service calls: :func:`load_policy`,
+``policy.state_for``, the batched ``policy.score``, :func:`rank_candidates`, ``policy.info``).
 """
 
 from .simulator import SimulatorConfig

@@ -26,6 +26,13 @@ class Catalog:
     genres: np.ndarray  # (m, G) float32 multi-hot
     genre_names: list[str]
     popularity: np.ndarray  # (m,) float32 in [0, 1]: log(1 + #ratings) / log(1 + max)
+    # (m, F) float32 in [-1, 1]: per-movie features the agent sees (the collaborative embedding);
+    # zero rows for movies without training ratings. None: no item features (F = 0).
+    item_features: np.ndarray | None = None
+
+    @property
+    def item_feature_dim(self) -> int:
+        return 0 if self.item_features is None else int(self.item_features.shape[1])
 
     def positions(self, movie_ids) -> np.ndarray:
         ids = np.asarray(movie_ids, dtype=np.int64)
