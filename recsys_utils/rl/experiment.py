@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .baselines import MostPopular, MyopicOracle, RandomPolicy, SimilarityGreedy, fit_myopic_greedy
+from .baselines import MostPopular, RandomPolicy, SimilarityGreedy, fit_myopic_greedy
 from .env import RecommendationEnv
+from .oracles import MyopicOracle
 from .rollouts import run_sessions
 from .simulator import SimulatorConfig
 from .world import SimulationWorld
@@ -49,8 +50,12 @@ class Budget:
 
 
 def prepare_movielens_world(data, splits, config: SimulatorConfig, k: int = 10, pool_size: int = 40,
-                            taste_dim: int = 16, store=None):
-    """(world, rating_model, item_vectors) for MovieLens from the data layer and lesson 02's index."""
+                            taste_dim: int = 16, store=None, cf_rank: int = 8):
+    """(world, rating_model, item_vectors) for MovieLens from the data layer and lesson 02's index.
+
+    Two rating models: the ground truth (all ratings, simulator side) and the agents' own
+    collaborative model (training-period ratings only, rank ``cf_rank``), whose score and item
+    factors are per-candidate features for every learner and the greedy alike."""
     from ..embeddings import movie_embeddings
     from ..embeddings.users import user_embeddings
     from .ground_truth import fit_rating_model
@@ -65,10 +70,12 @@ def prepare_movielens_world(data, splits, config: SimulatorConfig, k: int = 10, 
     item_vectors = movie_embeddings(data.movies)
     user_ids, taste = user_embeddings(splits.train_ratings, data.movies, item_vectors)
     rating_model = fit_rating_model(data.ratings)  # all ratings: see ground_truth's docstring
+    agent_model = fit_rating_model(splits.train_ratings, rank=cf_rank) if cf_rank else None
     world = build_world(
         data.movies, splits.train_ratings, item_vectors, taste, user_ids, store,
         {"train": splits.train_users, "val": splits.val_users, "test": splits.test_users},
         rating_model, taste_dim=taste_dim, pool_size=pool_size, window=config.boredom_window,
+        agent_model=agent_model,
     )
     return world, rating_model, item_vectors
 
