@@ -156,35 +156,39 @@ def _agent_job(job: dict) -> dict:
         "algorithm": job["algorithm"], "seed": job["seed"], "per_user": per_user, "summary": summary,
         "curve_steps": run.curve_steps, "curve_returns": run.curve_returns,
         "best_validation_return": run.best_validation_return, "best_step": run.best_step,
-        "seconds": run.seconds, "path": str(path),
+        "seconds": run.seconds, "path": str(path), "regime": job["regime"],
     }
 
 
-def train_agents(world, config, budget: Budget, save_dir: Path, tag: str, algorithms=LEARNERS) -> dict:
+def train_agents(world, configs: dict, budget: Budget, save_dir: Path, algorithms=LEARNERS) -> dict:
+    """Every (regime, algorithm, seed) run in one pool of ``n_jobs`` workers (one start-up cost);
+    returns ``{regime: {algorithm: results}}``."""
     jobs = [
-        {"world": world, "config": config, "budget": budget, "algorithm": algo, "seed": s,
-         "save_path": str(Path(save_dir) / f"{tag.replace(' ', '_')}-{algo.lower()}-seed{s}.zip")}
-        for algo in algorithms for s in range(budget.base_seed, budget.base_seed + budget.seeds)
+        {"world": world, "config": config, "budget": budget, "algorithm": algo, "seed": s, "regime": name,
+         "save_path": str(Path(save_dir) / f"{name.replace(' ', '_')}-{algo.lower()}-seed{s}.zip")}
+        for name, config in configs.items() for algo in algorithms
+        for s in range(budget.base_seed, budget.base_seed + budget.seeds)
     ]
     if budget.n_jobs > 1:
         with ProcessPoolExecutor(max_workers=budget.n_jobs, mp_context=get_context("spawn")) as pool:
             outputs = list(pool.map(_agent_job, jobs))
     else:
         outputs = [_agent_job(job) for job in jobs]
-    results = {}
-    for algo in algorithms:
-        runs = sorted((o for o in outputs if o["algorithm"] == algo), key=lambda o: o["seed"])
-        results[algo] = {
-            "per_user": np.stack([r["per_user"] for r in runs]),
-            "summaries": [r["summary"] for r in runs],
-            "curves": np.array([r["curve_returns"] for r in runs]),
-            "curve_steps": runs[0]["curve_steps"],
-            "best_validation_return": [r["best_validation_return"] for r in runs],
-            "best_step": [r["best_step"] for r in runs],
-            "train_seconds": [r["seconds"] for r in runs],
-            "paths": [r["path"] for r in runs],
-            "seeds": [r["seed"] for r in runs],
-        }
+    results = {name: {} for name in configs}
+    for name in configs:
+        for algo in algorithms:
+            runs = sorted((o for o in outputs if o["algorithm"] == algo and o["regime"] == name), key=lambda o: o["seed"])
+            results[name][algo] = {
+                "per_user": np.stack([r["per_user"] for r in runs]),
+                "summaries": [r["summary"] for r in runs],
+                "curves": np.array([r["curve_returns"] for r in runs]),
+                "curve_steps": runs[0]["curve_steps"],
+                "best_validation_return": [r["best_validation_return"] for r in runs],
+                "best_step": [r["best_step"] for r in runs],
+                "train_seconds": [r["seconds"] for r in runs],
+                "paths": [r["path"] for r in runs],
+                "seeds": [r["seed"] for r in runs],
+            }
     return results
 
 
@@ -197,15 +201,24 @@ class RegimeResult:
     timings: dict = field(default_factory=dict)
 
 
-def run_regime(world, config, budget: Budget, save_dir: Path, name: str) -> RegimeResult:
+def run_regimes(world, configs: dict, budget: Budget, save_dir: Path) -> dict[str, RegimeResult]:
+    """Baselines and oracles per regime, then every learner of every regime in one worker pool."""
+    baselines, seconds = {}, {}
+    for name, config in configs.items():
+        start = time.perf_counter()
+        baselines[name] = evaluate_baselines(world, config, budget)
+        seconds[name] = time.perf_counter() - start
     start = time.perf_counter()
-    baselines = evaluate_baselines(world, config, budget)
-    after_baselines = time.perf_counter()
-    agents = train_agents(world, config, budget, save_dir, name)
-    end = time.perf_counter()
-    timings = {"baselines_seconds": after_baselines - start, "agents_seconds": end - after_baselines,
-               **{k: float(np.mean(v)) for k, v in baselines[GREEDY].pop("timings").items()}}
-    return RegimeResult(name, config, {**baselines, **agents}, end - start, timings)
+    agents = train_agents(world, configs, budget, save_dir)
+    agents_seconds = time.perf_counter() - start
+    out = {}
+    for name, config in configs.items():
+        timings = {"baselines_seconds": seconds[name],
+                   **{k: float(np.mean(v)) for k, v in baselines[name][GREEDY].pop("timings").items()},
+                   "agents_seconds (all regimes)": agents_seconds}
+        out[name] = RegimeResult(name, config, {**baselines[name], **agents[name]}, seconds[name] + agents_seconds / 2,
+                                 timings)
+    return out
 
 
 def budget_dict(budget: Budget) -> dict:
@@ -262,6 +275,11 @@ def analyse(regime: RegimeResult, groups: np.ndarray) -> dict:
     return out
 
 
+def has_room(analysis: dict) -> bool:
+    """A share of the room is meaningful only when the room's interval is above 0."""
+    return analysis["room"]["low"] > 0
+
+
 def verdict(cell: dict) -> str:
     if cell["low"] > 0:
         return "beats"
@@ -284,8 +302,9 @@ def findings(analysis: dict, regime: str, long_term: bool) -> list[str]:
     ]
     for method in (*LEARNERS, FITTED_Q):
         gain, share = a["gains"][method], a["share_of_room"][method]
-        lines.append(f"[{regime}] {method} {verdict(gain)} the myopic greedy: {_ci(gain)}; "
-                     f"as a share of the room {share['mean']:.2f} (95% CI {share['low']:.2f} to {share['high']:.2f}).")
+        tail = (f"; as a share of the room {share['mean']:.2f} (95% CI {share['low']:.2f} to {share['high']:.2f})."
+                if has_room(a) else " (no planning room to share).")
+        lines.append(f"[{regime}] {method} {verdict(gain)} the myopic greedy: {_ci(gain)}" + tail)
     best = a["best_rl"]
     gain, room = a["gains"][best], a["room"]["mean"]
     if long_term:
@@ -405,7 +424,7 @@ def summary_frame(analysis: dict):
                "model gap": _fmt(a["model_gap"])}
         for m in (FITTED_Q, *LEARNERS):
             row[f"{m} - greedy"] = _fmt(a["gains"][m])
-            row[f"{m}: share of room"] = _fmt(a["share_of_room"][m])
+            row[f"{m}: share of room"] = _fmt(a["share_of_room"][m]) if has_room(a) else "n/a (no room)"
         rows[name] = row
     return pd.DataFrame(rows)
 

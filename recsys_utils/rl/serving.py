@@ -86,11 +86,12 @@ def save_policies(agent_results: dict, world, layout: ObservationLayout, config,
     catalog = world.catalog
     item_features = catalog.item_features if catalog.item_features is not None else \
         np.zeros((len(catalog.movie_ids), 0), dtype=np.float32)
+    cf = _collaborative_arrays(world)
     with atomic_path(folder / FEATURES) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, movie_ids=catalog.movie_ids, genres=catalog.genres, popularity=catalog.popularity,
                  genre_names=np.array(catalog.genre_names), pca_mean=world.projection.mean,
                  pca_components=world.projection.components, pca_scale=world.projection.scale,
-                 item_vectors=np.asarray(item_vectors, dtype=np.float32), item_features=item_features)
+                 item_vectors=np.asarray(item_vectors, dtype=np.float32), item_features=item_features, **cf)
     gain = None
     if comparison is not None:
         gain = {"value": float(comparison["value"]), "ci": [float(c) for c in comparison["ci"]]}
@@ -113,6 +114,43 @@ def save_policies(agent_results: dict, world, layout: ObservationLayout, config,
     return manifest
 
 
+def _collaborative_arrays(world) -> dict:
+    """The agent-side rating model, aligned with the catalogue, so serving can compute the
+    collaborative score the observation carries (zero bias and factors for unrated movies)."""
+    model = getattr(world, "agent_model", None)
+    if world.pool_cf is None or model is None:
+        return {}
+    rows = model.item_rows_or_missing(world.catalog.movie_ids)
+    known = rows >= 0
+    factors = np.zeros((len(rows), model.item_factors.shape[1]), dtype=np.float64)
+    factors[known] = model.item_factors[rows[known]]
+    bias = np.zeros(len(rows))
+    bias[known] = model.item_bias[rows[known]]
+    return {"cf_item_factors": factors, "cf_item_bias": bias, "cf_global_mean": np.array(model.global_mean)}
+
+
+@dataclass
+class CollaborativeModel:
+    """What scores a (user, movie) pair the way the agents' observation does:
+    ``(clip(mu + b_u + b_i + p_u . q_i, 1, 5) - 3) / 2``, with the user folded in from history."""
+
+    item_factors: np.ndarray
+    item_bias: np.ndarray
+    global_mean: float
+    reg: float = 0.1
+
+    def fold_in(self, positions: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        design = np.hstack([self.item_factors[positions], np.ones((len(positions), 1))])
+        target = np.asarray(ratings, dtype=np.float64) - self.global_mean - self.item_bias[positions]
+        gram = design.T @ design + self.reg * max(len(positions), 1) * np.eye(design.shape[1])
+        return np.linalg.solve(gram, design.T @ target)
+
+    def scores(self, user: np.ndarray | None, positions: np.ndarray) -> np.ndarray:
+        user = np.zeros(self.item_factors.shape[1] + 1) if user is None else np.asarray(user, dtype=np.float64)
+        raw = self.global_mean + user[-1] + self.item_bias[positions] + self.item_factors[positions] @ user[:-1]
+        return ((np.clip(raw, 1.0, 5.0) - 3.0) / 2.0).astype(np.float32)
+
+
 @dataclass
 class UserState:
     """What the service knows about the user at request time.
@@ -121,7 +159,9 @@ class UserState:
     lesson 02 embeds in, ``embeddings.user_embedding``); when missing, the mean of the recent
     movies' vectors is used. ``recent_movie_ids``: the latest recommendations or views, most
     recent last. ``step``, ``last_feedback`` (click, watch, like) and ``counts`` (misses,
-    clicks, likes) describe the current session; zeros for a new one.
+    clicks, likes) describe the current session; zeros for a new one. ``cf_embedding`` is the
+    user's ``[factors, bias]`` in the policy's collaborative model (``state_for`` folds it in
+    from the history); without it the collaborative score uses the movie's bias alone.
     """
 
     taste_embedding: np.ndarray | None = None
@@ -129,6 +169,7 @@ class UserState:
     step: int = 0
     last_feedback: tuple[float, float, float] = (0.0, 0.0, 0.0)
     counts: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    cf_embedding: np.ndarray | None = None
 
 
 @dataclass
@@ -140,6 +181,7 @@ class LoadedPolicy:
     projection: TasteProjection
     item_vectors: np.ndarray
     manifest: dict = field(default_factory=dict)
+    collaborative: CollaborativeModel | None = None
 
     # -- the contract ----------------------------------------------------------------
     @property
@@ -172,7 +214,12 @@ class LoadedPolicy:
         if len(ratings) != len(ids):
             raise ValueError(f"{len(ratings)} history_ratings for {len(ids)} history_movie_ids")
         taste = user_embedding(self.item_vectors[pos], ratings)
-        return UserState(taste_embedding=taste, recent_movie_ids=ids[-self.layout.window :], **session)
+        cf = None
+        if self.collaborative is not None:
+            stars = np.full(len(ids), 4.0) if history_ratings is None else ratings
+            cf = self.collaborative.fold_in(pos, stars)
+        return UserState(taste_embedding=taste, recent_movie_ids=ids[-self.layout.window :], cf_embedding=cf,
+                         **session)
 
     def score(self, states: UserState | Sequence[UserState], candidate_ids, similarities=None) -> np.ndarray:
         """(n, K) float32 scores of each state's K candidates, higher is better.
@@ -244,6 +291,7 @@ class LoadedPolicy:
             window_counts = self.catalog.genres[self._positions(recent, "recent_movie_ids")].sum(axis=0) \
                 if recent else np.zeros(layout.n_genres, dtype=np.float32)
             sims = self.item_vectors[all_pos[i]] @ taste if similarities is None else similarities[i]
+            extra = self._item_features(state, all_pos[i])
             for s in range(n_slates):
                 part = slice(s * k, min((s + 1) * k, n_cand))
                 width = part.stop - part.start
@@ -256,8 +304,7 @@ class LoadedPolicy:
                     layout, reduced, window_counts, np.asarray(state.last_feedback, np.float32),
                     np.asarray(state.counts, np.float32), int(state.step), sim_full,
                     self.catalog.popularity[padded], self.catalog.genres[padded], cand_valid=valid[i, s],
-                    cand_item_features=None if self.catalog.item_features is None else
-                    self.catalog.item_features[padded],
+                    cand_item_features=None if extra is None else _pad(extra[part], k),
                 )
         return obs, valid
 
@@ -270,12 +317,34 @@ class LoadedPolicy:
         obs, valid = self.observations([state], ids, sims)
         return obs[0, 0], valid[0, 0]
 
+    def _item_features(self, state: UserState, positions: np.ndarray) -> np.ndarray | None:
+        """(K, F) per-candidate item features in the environment's order: the collaborative
+        score (when the policy has one), then the catalogue's item features."""
+        parts = []
+        if self.collaborative is not None:
+            parts.append(self.collaborative.scores(state.cf_embedding, positions)[:, None])
+        if self.catalog.item_features is not None:
+            parts.append(self.catalog.item_features[positions])
+        if not parts:
+            return None
+        out = np.concatenate(parts, axis=1)
+        if out.shape[1] != self.layout.item_feature_dim:
+            raise ValueError(f"the saved policy expects {self.layout.item_feature_dim} item features per candidate, "
+                             f"its feature file gives {out.shape[1]}; rerun lesson 04")
+        return out
+
     def _positions(self, movie_ids, what: str) -> np.ndarray:
         try:
             return self.catalog.positions(movie_ids)
         except KeyError as err:
             raise KeyError(f"{what}: {err.args[0]}; the saved policy knows the {len(self.catalog.movie_ids)} movies "
                            "of the catalogue lesson 04 ran on (rerun it on this dataset)") from None
+
+
+def _pad(rows: np.ndarray, k: int) -> np.ndarray:
+    out = np.zeros((k, rows.shape[1]), dtype=np.float32)
+    out[: len(rows)] = rows
+    return out
 
 
 def load_policy(path: str | Path | None = None) -> LoadedPolicy:
@@ -305,8 +374,10 @@ def load_policy(path: str | Path | None = None) -> LoadedPolicy:
                           item_features)
         projection = TasteProjection(f["pca_mean"], f["pca_components"], f["pca_scale"])
         item_vectors = f["item_vectors"]
+        collaborative = CollaborativeModel(f["cf_item_factors"], f["cf_item_bias"], float(f["cf_global_mean"])) \
+            if "cf_item_factors" in f.files else None
     layout = ObservationLayout.from_dict(manifest["observation_layout"])
-    return LoadedPolicy(model, algorithm, layout, catalog, projection, item_vectors, manifest)
+    return LoadedPolicy(model, algorithm, layout, catalog, projection, item_vectors, manifest, collaborative)
 
 
 def rank_candidates(policy, state: UserState, candidate_ids: Sequence[int],

@@ -90,6 +90,7 @@ class SimulationWorld:
     # model fitted on training-period ratings only, (predicted stars - 3) / 2. None: not used.
     pool_cf: np.ndarray | None = None
     coverage: dict = field(default_factory=dict)  # unrated pooled movies, dropped dangling ratings
+    agent_model: RatingModel | None = None  # the agent-side model behind pool_cf (for serving)
 
     @property
     def item_feature_dim(self) -> int:
@@ -155,6 +156,7 @@ def assemble_world(
         pool_ratings=pool_ratings,
         splits=split_rows,
         pool_cf=pool_cf,
+        agent_model=agent_model,
         coverage={"unrated_pool_cells": unrated, "pool_cells": int(pool_items.size)},
     )
 
