@@ -129,3 +129,34 @@ def test_committed_calibration_room_holds_on_ml100k_validation_users():
     assert long_term["room_share"] >= 0.25, long_term
     assert abs(control["room_share"]) < 0.03, control
     assert regime_record()["room"]["long-term"]["room_share"] >= 0.25
+
+
+def test_exercise_checks_accept_right_answers_and_refuse_wrong_ones(capsys):
+    from recsys_utils.lessons.exercises import check
+
+    assert check("04.1", 1.2 + 0.95**2 * 1.4 + 0.95**3 * 0.9, rewards=[1.2, 0.0, 1.4, 0.9], gamma=0.95)
+    assert not check("04.1", 3.5, rewards=[1.2, 0.0, 1.4, 0.9], gamma=0.95)
+    assert check("04.2", 1.3, reward=1.3, gamma=0.95, next_q=[2.0, 3.5, 1.0], terminated=True)
+    assert not check("04.2", 1.3 + 0.95 * 3.5, reward=1.3, gamma=0.95, next_q=[2.0, 3.5, 1.0], terminated=True)
+    assert "must not bootstrap" in capsys.readouterr().out
+    assert check("04.3", 2.4, ratio=1.5, advantage=2.0, eps=0.2)
+    assert not check("04.3", 3.0, ratio=1.5, advantage=2.0, eps=0.2)
+    assert check("04.4", 0.5, method=12.0, greedy=11.0, lookahead=15.0, myopic=13.0)
+    assert not check("04.4", 1 / 4, method=12.0, greedy=11.0, lookahead=15.0, myopic=13.0)
+
+
+@pytest.mark.slow
+def test_solutions_notebook_checks_every_exercise():
+    """About 15-20 s: the worked solutions run standalone and pass every check of lesson 04."""
+    import json
+
+    from recsys_utils.lessons.exercises import registered
+    from recsys_utils.paths import PROJECT_ROOT
+
+    nb = json.loads((PROJECT_ROOT / "solutions" / "04_rl_dqn_vs_ppo_solutions.ipynb").read_text())
+    source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    for exercise_id in registered("04"):
+        assert f'check("{exercise_id}"' in source
+    namespace: dict = {}
+    exec(compile(source, "solutions", "exec"), namespace)
+    assert all(namespace["passed"]) and len(namespace["passed"]) == len(registered("04"))
