@@ -1,0 +1,1 @@
+"""Test doubles shared by the test suite and the lessons' smoke paths (no training, no downloads)."""
