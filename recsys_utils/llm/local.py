@@ -76,7 +76,7 @@ class LocalLLM:
             return self
         start = time.perf_counter()
         self.port = free_loopback_port()
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server; closed in stop)
         command = [sys.executable, "-m", "recsys_utils.llm.server", "--port", str(self.port),
                    "--backend", self.backend]
         if self.threads:
