@@ -96,3 +96,26 @@ def test_run_through_the_openai_standin_uses_the_llm_caches_it_and_never_leaks_t
     for path in written:
         assert key.encode() not in path.read_bytes(), f"the API key leaked into {path}"
     assert not any(key in text for text in cache_texts)
+
+
+def test_lesson_figures_carry_intervals_and_count_what_the_check_rejected():
+    from recsys_utils.explain import Explanation, TokenUsage
+    from recsys_utils.lessons import l05_explanations as l05
+
+    def made(fallback, reason=None, violations=(), tokens=40):
+        return Explanation("text", (), "openai", True, fallback_used=fallback, usage=TokenUsage(300, tokens, 300 + tokens),
+                           fallback_reason=reason, draft="draft" if reason else None, draft_violations=violations)
+
+    batch = [made(False), made(True, "unfaithful", ("title 'The Avengers': x", "year '2018': y")),
+             made(True, "unfaithful", ("year '1987': y",)), made(True, "timeout")]
+    figures = l05.llm_figures(batch, [2.0, 3.0, 4.0, 5.0], seed=1)
+    drafts = figures["draft_faithful"]
+    assert (drafts["k"], drafts["n"]) == (1, 3)  # the timeout left no draft to judge
+    assert 0 < drafts["ci"][0] < 1 / 3 < drafts["ci"][1] < 1
+    assert figures["fallback"]["k"] == 3 and figures["fallback"]["n"] == 4
+    assert figures["latency_s"]["mean"] == 3.5 and figures["latency_s"]["ci"][0] < 3.5 < figures["latency_s"]["ci"][1]
+    assert figures["tokens_per_s"] == 160 / 14
+    assert l05.violation_kinds(batch) == {"year": 2, "title": 1}
+    assert l05.rate_with_ci(0, 0)["rate"] is None
+    long = " ".join(f"word{i}" for i in range(300))
+    assert l05.wrap(long).split() == long.split()  # wrapped in full, never cut

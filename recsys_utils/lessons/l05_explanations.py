@@ -54,8 +54,8 @@ def rerank_with_policy(pools: dict[int, list[int]], train: pd.DataFrame) -> tupl
 
     try:
         policy = rl.load_policy()
-    except FileNotFoundError as error:
-        return pools, f"not re-ranked: {error}"
+    except FileNotFoundError:
+        return pools, "not re-ranked: no saved RL policy yet (lesson 04, 04_rl_dqn_vs_ppo, saves one)"
     known = set(int(i) for i in policy.catalog.movie_ids)
     if not all(set(p) <= known for p in pools.values()):
         return pools, ("not re-ranked: the saved policy was trained on another catalogue (run lesson 04 on this "
