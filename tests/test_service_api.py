@@ -290,7 +290,7 @@ def saved_policy(tmp_path_factory):
 
 def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_policy, tmp_path):
     from recsys_utils.service.artifacts import synthetic_artifacts
-    from recsys_utils.service.rl_policy import RLBasePolicy
+    from recsys_utils.service.reranker import RLBasePolicy
 
     artifacts = synthetic_artifacts(seed=0, n_users=120, n_movies=300, with_policy=False)
     artifacts.policy, artifacts.policy_problem = RLBasePolicy.load(artifacts.catalog, saved_policy), None
@@ -333,7 +333,7 @@ def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_polic
 
 def test_policy_for_another_catalogue_is_refused(saved_policy):
     from recsys_utils.service.artifacts import MissingArtifact, synthetic_artifacts
-    from recsys_utils.service.rl_policy import RLBasePolicy
+    from recsys_utils.service.reranker import RLBasePolicy
 
     bigger = synthetic_artifacts(seed=0, n_users=60, n_movies=400, with_policy=False)
     with pytest.raises(MissingArtifact, match="lesson 04"):
@@ -393,7 +393,7 @@ def test_degraded_mode_is_reported_not_silent(tmp_path):
 ])
 def test_in_place_search_equals_the_vector_store(flt):
     from recsys_utils.service.artifacts import synthetic_artifacts
-    from recsys_utils.service.pipeline import InPlaceSearch, SearchFilter, StoreSearch
+    from recsys_utils.service.candidate_source import InPlaceSearch, SearchFilter, StoreSearch
 
     artifacts = synthetic_artifacts(seed=3)
     search_filter = None if flt is None else SearchFilter(**flt)
@@ -405,3 +405,13 @@ def test_in_place_search_equals_the_vector_store(flt):
         want_rows, want_scores = reference.search(users.vectors[row], excluded, search_filter, 25)
         assert got_rows.tolist() == want_rows.tolist()
         np.testing.assert_allclose(got_scores, want_scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"[" * 30_000 + b"]" * 30_000, ["nested too deeply"]),  # under the 64 KB body limit
+    (b'{"user_id": ' + b"7" * 5000 + b', "k": 3}', ["number", "too long"]),
+])
+def test_unparseable_json_names_the_real_cause(client, content, words):
+    headers = {"content-type": "application/json"}
+    body = assert_error(client.post("/recommend", content=content, headers=headers), 400, *words)
+    assert "utf-8" not in body["error"].lower()

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from recsys_utils.service.lesson import ArmRun, compare_arms, comparison_sentence
-from recsys_utils.service.loop import LoopResult
+from recsys_utils.lessons.l06_serving import ArmRun, compare_arms, comparison_sentence
+from recsys_utils.lessons.l06_simulated_users import LoopResult
 
 
 def arm(name, per_user):

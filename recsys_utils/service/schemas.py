@@ -18,6 +18,14 @@ EVENTS = ("impression", "click", "watch", "like", "dislike")
 _STRICT = ConfigDict(strict=True, extra="forbid")
 
 
+class ErrorResponse(BaseModel):
+    error: str = Field(description="what was wrong and what to do")
+    detail: list | None = Field(None, description="one entry per invalid field, for validation errors")
+
+
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 404, 413, 422, 503)}
+
+
 class Filters(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid",
                               json_schema_extra={"examples": [{"genres": ["Comedy"], "year_min": 1990}]})
@@ -178,8 +186,3 @@ class HealthResponse(BaseModel):
     feedback_events: int
     learner: dict
     source: str
-
-
-class ErrorResponse(BaseModel):
-    error: str = Field(description="what was wrong and what to do")
-    detail: list | None = Field(None, description="one entry per invalid field, for validation errors")

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .app import ServiceSettings, create_app
-from .learning import LearnerConfig
-from .loop import ClosedLoop, LoopResult, serve_in_thread
+from ..service import ServiceSettings, create_app
+from ..service.learning import LearnerConfig
+from ..service.running import serve_in_thread
+from .l06_simulated_users import ClosedLoop, LoopResult
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def prepare_course_artifacts(data, explainer: str = "auto", seed: int = 42):
     (lesson 02's ``ensure_movie_index``). Without a trained RL policy the service runs with
     re-ranking by retrieval order only, and says so (``artifacts.policy_problem``)."""
     from ..movie_index import ensure_movie_index
-    from .artifacts import load_course_artifacts
+    from ..service.artifacts import load_course_artifacts
 
     ensure_movie_index(data)
     return load_course_artifacts(data.name, explainer=explainer, require_policy=False, seed=seed)
