@@ -31,15 +31,18 @@ deployed one's; every attempt is kept in ``history`` (and shown by ``/health``).
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..embeddings import update_user_embedding
-from .feedback_store import FeedbackEvent, FeedbackStore
+from .feedback_store import FeedbackEvent, StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -87,16 +90,21 @@ class SessionState:
 class UserStates:
     """Current embedding and session of every known user who sent feedback (thread-safe).
 
-    Users without feedback read their history embedding straight from ``UserHistory``. The
-    state is rebuilt at start-up by replaying the feedback log, so it survives restarts.
+    The state is *derived from the shared feedback log*: ``sync()`` folds in every event after
+    the last one applied, in id order. Every worker process does the same, so all workers agree
+    on every user's state, and a restart rebuilds it by replaying the log. Users without
+    feedback read their history embedding straight from ``UserHistory``.
     """
 
-    def __init__(self, catalog, history, window: int = 5, max_steps: int = 20, update_embeddings: bool = True):
+    def __init__(self, catalog, history, store=None, window: int = 5, max_steps: int = 20,
+                 update_embeddings: bool = True):
         self.update_embeddings = update_embeddings
         self.catalog = catalog
         self.history = history
+        self.store = store
         self.window = window
         self.max_steps = max_steps
+        self.applied_id = 0
         self._states: dict[int, SessionState] = {}
         self._lock = threading.Lock()
 
@@ -112,8 +120,16 @@ class UserStates:
             self._states[user_id] = state
         return state
 
+    def sync(self) -> int:
+        """Apply the log's events this process has not applied yet; returns how many."""
+        if self.store is None:
+            return 0
+        with self._lock:
+            return self._apply_events(self.store.events(after_id=self.applied_id))
+
     def snapshot(self, user_id: int) -> dict:
         """What ``/recommend`` needs, copied under the lock (vector, excluded rows, session)."""
+        self.sync()
         with self._lock:
             state = self._states.get(user_id)
             row = self.history.row(user_id)
@@ -126,47 +142,61 @@ class UserStates:
                     "last_feedback": state.last_feedback.copy(), "counts": state.counts.copy(),
                     "step": state.step, "version": state.version}
 
+    def version_of(self, user_id: int) -> int:
+        with self._lock:
+            state = self._states.get(user_id)
+            return 0 if state is None else state.version
+
     def apply(self, user_id: int, movie_row: int, event: str, watch_fraction: float | None) -> int:
-        """Fold one event into the user's state; returns the user's new state version."""
+        """Fold one event into the user's state (no log involved); returns the new state version."""
+        with self._lock:
+            return self._apply(user_id, movie_row, event, watch_fraction)
+
+    def _apply(self, user_id: int, movie_row: int, event: str, watch_fraction: float | None) -> int:
         item = self.catalog.vectors[movie_row]
         weight = event_embedding_weight(event, watch_fraction)
-        with self._lock:
-            state = self._state(user_id)
-            if weight and self.update_embeddings:
-                state.vector = update_user_embedding(state.vector, item, weight,
-                                                     min(state.weight, HISTORY_WEIGHT_CAP))
-                # The count grows by |weight|: a dislike is evidence too, and a shrinking count
-                # would make the profile ever more volatile.
-                state.weight += abs(weight)
-            if event == "impression":
-                state.window.append(movie_row)
-                state.last_feedback[:] = 0.0
-                state.counts[0] += 1.0
-                state.step = min(state.step + 1, self.max_steps)
-            elif event == "click":
-                state.last_feedback[0] = 1.0
-                state.counts[0] = max(state.counts[0] - 1.0, 0.0)
-                state.counts[1] += 1.0
-            elif event == "watch":
-                state.last_feedback[1] = float(watch_fraction or 0.0)
-            elif event == "like":
-                state.last_feedback[2] = 1.0
-                state.counts[2] += 1.0
-            if event in CONSUMED_EVENTS:
-                state.consumed.add(movie_row)
-            state.version += 1
-            return state.version
+        state = self._state(user_id)
+        if weight and self.update_embeddings:
+            state.vector = update_user_embedding(state.vector, item, weight, min(state.weight, HISTORY_WEIGHT_CAP))
+            # The count grows by |weight|: a dislike is evidence too, and a shrinking count
+            # would make the profile ever more volatile.
+            state.weight += abs(weight)
+        if event == "impression":
+            state.window.append(movie_row)
+            state.last_feedback[:] = 0.0
+            state.counts[0] += 1.0
+            state.step = min(state.step + 1, self.max_steps)
+        elif event == "click":
+            state.last_feedback[0] = 1.0
+            state.counts[0] = max(state.counts[0] - 1.0, 0.0)
+            state.counts[1] += 1.0
+        elif event == "watch":
+            state.last_feedback[1] = float(watch_fraction or 0.0)
+        elif event == "like":
+            state.last_feedback[2] = 1.0
+            state.counts[2] += 1.0
+        if event in CONSUMED_EVENTS:
+            state.consumed.add(movie_row)
+        state.version += 1
+        return state.version
 
-    def replay(self, events: list[FeedbackEvent]) -> int:
+    def _apply_events(self, events: list[FeedbackEvent]) -> int:
         applied = 0
         for event in events:
+            if event.id <= self.applied_id:
+                continue
+            self.applied_id = event.id
             row = self.catalog.row(event.movie_id)
             if row is None or self.history.row(event.user_id) is None:
                 logger.warning("skipping logged event %d: user or movie no longer known", event.id)
                 continue
-            self.apply(event.user_id, row, event.event, event.watch_fraction)
+            self._apply(event.user_id, row, event.event, event.watch_fraction)
             applied += 1
         return applied
+
+    def replay(self, events: list[FeedbackEvent]) -> int:
+        with self._lock:
+            return self._apply_events(events)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,7 +286,7 @@ class LearnerConfig:
 class PolicyLearner:
     """Holds the deployed head, fine-tunes candidates in a background thread, swaps atomically."""
 
-    def __init__(self, store: FeedbackStore, n_features: int, base_version: str, config: LearnerConfig | None = None,
+    def __init__(self, store: StateStore, n_features: int, base_version: str, config: LearnerConfig | None = None,
                  trainer=None):
         self.store = store
         self.config = config or LearnerConfig()
@@ -271,10 +301,37 @@ class PolicyLearner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._busy = threading.Event()
+        # One learner among all workers: whoever holds the store's "learner" lock fine-tunes and
+        # publishes; every worker picks up the published head (``refresh``).
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.is_leader = False
+        self._next_refresh = 0.0
+        self.refresh()
 
     @property
     def version(self) -> str:
         return f"{self.base_version}+ft{self.head.version}"
+
+    def refresh(self, every_s: float = 0.0) -> bool:
+        """Adopt a newer head published by the learner (at most every ``every_s`` seconds)."""
+        now = time.monotonic()
+        if now < self._next_refresh:
+            return False
+        self._next_refresh = now + every_s
+        found = self.store.policy()
+        if found is None or found[0] <= self.head.version:
+            return False
+        version, payload = found
+        weights = np.asarray(payload.get("weights", ()), dtype=np.float64)
+        if payload.get("base_version") != self.base_version or weights.shape != self.head.weights.shape:
+            return False  # a head for another base policy or feature layout: not ours to serve
+        self.head = ScoringHead(weights, version)
+        return True
+
+    def _lead(self) -> bool:
+        ttl = max(3 * self.config.interval_s, 30.0)
+        self.is_leader = bool(self.store.try_lock("learner", self.owner, ttl))
+        return self.is_leader
 
     # -- background loop ------------------------------------------------------------------
     def start(self) -> None:
@@ -289,6 +346,11 @@ class PolicyLearner:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        if self.is_leader:
+            try:
+                self.store.release_lock("learner", self.owner)
+            except Exception:  # the store may be gone at shutdown; the lock then expires
+                logger.warning("could not release the learner lock; it expires by itself")
 
     def notify(self, event_id: int) -> None:
         """Called after each stored event; wakes the thread when enough events arrived."""
@@ -325,8 +387,11 @@ class PolicyLearner:
             if self._stop.is_set():
                 break
             try:
-                if self.store.last_id() > self._events_at_last_fit:
-                    self.fine_tune()
+                if self._lead():
+                    if self.store.last_id() > self._events_at_last_fit:
+                        self.fine_tune()
+                else:
+                    self.refresh()
             except Exception:  # the learner must never take the service down
                 logger.exception("background fine-tuning failed; the deployed policy stays")
             finally:
@@ -357,8 +422,12 @@ class PolicyLearner:
             elif auc_new < auc_old:
                 record["reason"] = f"candidate is worse on validation (AUC {auc_new:.3f} < {auc_old:.3f}); not deployed"
             else:
-                # Deploy exactly the candidate that was validated (no refit afterwards).
-                self.head = ScoringHead(candidate, deployed.version + 1)  # the atomic swap
+                # Deploy exactly the candidate that was validated (no refit afterwards), publish it
+                # for the other workers, then swap here (one assignment: atomic for readers).
+                head = ScoringHead(candidate, deployed.version + 1)
+                self.store.publish_policy(head.version, {"weights": head.weights.tolist(),
+                                                         "base_version": self.base_version})
+                self.head = head
                 record.update(deployed=True, to_version=self.version)
             return self._remember(record)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 
 from .errors import MissingArtifact  # noqa: F401  (re-exported for start-up error messages)
-from .feedback_store import FeedbackStore
+from .feedback_store import open_state_store
 from .learning import PolicyLearner, UserStates
 from .pipeline import Recommender
 from .settings import ServiceSettings
@@ -39,15 +38,14 @@ class Service:
         artifacts = load_artifacts(settings)
         self.settings = settings
         self.artifacts = artifacts
-        self.store = FeedbackStore(settings.feedback_path())
-        self.states = UserStates(artifacts.catalog, artifacts.users,
+        self.store = open_state_store(settings.state_store, settings.feedback_path(), settings.store_timeout_s)
+        self.states = UserStates(artifacts.catalog, artifacts.users, self.store,
                                  update_embeddings=settings.learner.update_embeddings)
-        replayed = self.states.replay(self.store.events())
+        replayed = self.states.sync()
         base_version = getattr(artifacts.policy, "version", "similarity")
         n_features = 3 + len(artifacts.catalog.genre_names)
         self.learner = PolicyLearner(self.store, n_features, base_version, settings.learner)
         self.recommender = Recommender(artifacts, self.states, self.learner, pool_size=settings.pool_size)
-        self.feedback_lock = threading.Lock()
         logger.info("service ready: %s; replayed %d logged events", artifacts.source, replayed)
         # The artefacts are long-lived: move them out of the GC's generations so collections
         # triggered by request garbage do not rescan them (a visible part of the p99 otherwise).

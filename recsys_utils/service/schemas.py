@@ -153,6 +153,7 @@ class FeedbackResponse(BaseModel):
 
     event_id: int
     stored: bool = Field(description="true once the event is durably on disk")
+    duplicate: bool = Field(False, description="the Idempotency-Key was seen before: the event was stored once")
     policy_version: str
     profile_version: int
     events_until_fine_tune: int | None
@@ -184,5 +185,6 @@ class HealthResponse(BaseModel):
     reranking: dict
     explainer: str
     feedback_events: int
+    store: dict = Field(default_factory=dict, description="the shared state store and whether it answers")
     learner: dict
     source: str

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 
 from ..deps import ServiceDep
 from ..errors import NotFound
 from ..schemas import ERRORS, FeedbackRequest, FeedbackResponse
 
 router = APIRouter()
+IDEMPOTENCY = ("a client-chosen key, unique per event (e.g. a UUID): a retried request with the same key is "
+               "stored once and answered with the first event's id and duplicate=true")
 
 
 @router.post("/feedback", response_model=FeedbackResponse, responses=ERRORS, summary="Log one feedback event")
-def feedback(body: FeedbackRequest, svc: ServiceDep):
+def feedback(body: FeedbackRequest, svc: ServiceDep,
+             idempotency_key: Annotated[str | None, Header(max_length=200, description=IDEMPOTENCY)] = None):
     # A plain `def`: FastAPI runs it in a worker thread, so the fsync does not block the loop.
     rec = svc.recommender
     if svc.artifacts.users.row(body.user_id) is None:
@@ -21,11 +26,10 @@ def feedback(body: FeedbackRequest, svc: ServiceDep):
     if row is None:
         raise NotFound(f"unknown movie_id {body.movie_id}; find ids with GET /movies/search?q=...")
     features = rec.offered_design(body.user_id, body.movie_id) if body.event == "impression" else None
-    with svc.feedback_lock:  # one order for the log and the in-memory state
-        event_id = svc.store.append(body.user_id, body.movie_id, body.event, body.watch_fraction,
-                                    svc.learner.version, features)
-        profile_version = svc.states.apply(body.user_id, row, body.event, body.watch_fraction)
-    svc.learner.notify(event_id)
-    return FeedbackResponse(event_id=event_id, stored=True, policy_version=svc.learner.version,
-                            profile_version=profile_version,
-                            events_until_fine_tune=svc.learner.events_until_fine_tune(event_id))
+    stored = svc.store.store(body.user_id, body.movie_id, body.event, body.watch_fraction, svc.learner.version,
+                             features, idempotency_key=idempotency_key)
+    svc.states.sync()  # the user's state follows the shared log (this event and any other worker's)
+    svc.learner.notify(stored.event_id)
+    return FeedbackResponse(event_id=stored.event_id, stored=True, duplicate=stored.duplicate,
+                            policy_version=svc.learner.version, profile_version=svc.states.version_of(body.user_id),
+                            events_until_fine_tune=svc.learner.events_until_fine_tune(stored.event_id))

@@ -16,6 +16,7 @@ router = APIRouter()
 @router.post("/recommend", response_model=RecommendResponse, responses=ERRORS, summary="Recommend movies")
 async def recommend(body: RecommendRequest, svc: ServiceDep):
     rec = svc.recommender
+    svc.learner.refresh(every_s=1.0)  # a head published by the learning worker, within a second
     flt = search_filter(rec, body.filters)
     if body.user_id is not None:
         user = rec.known_user(body.user_id)
