@@ -188,3 +188,4 @@ class HealthResponse(BaseModel):
     store: dict = Field(default_factory=dict, description="the shared state store and whether it answers")
     learner: dict
     source: str
+    worker_pid: int = Field(0, description="the process that answered (one of uvicorn's workers)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter
 
 from ..deps import ServiceDep
@@ -36,4 +38,5 @@ def health(svc: ServiceDep):
                  "interval_s": learner.config.interval_s, "attempts": learner.history[-5:],
                  "deployed_updates": learner.head.version, "leader": learner.is_leader},
         source=svc.artifacts.source,
+        worker_pid=os.getpid(),
     )
