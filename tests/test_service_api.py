@@ -415,3 +415,31 @@ def test_unparseable_json_names_the_real_cause(client, content, words):
     headers = {"content-type": "application/json"}
     body = assert_error(client.post("/recommend", content=content, headers=headers), 400, *words)
     assert "utf-8" not in body["error"].lower()
+
+
+def test_a_cold_start_visitor_profile_moves_with_their_feedback(tmp_path):
+    with make_client(tmp_path / "fb.sqlite3") as c:
+        catalog = service(c).artifacts.catalog
+        profile = {"liked_movie_ids": [12], "visitor_id": 501}
+        before = c.post("/recommend", json={"profile": profile, "k": 10, "explain": False}).json()
+        assert before["user"] == {"kind": "cold_start", "user_id": None, "visitor_id": 501, "profile_version": 0}
+        vec12 = catalog.vectors[catalog.row(12)]
+        far = int(catalog.movie_ids[int(np.argsort(catalog.vectors @ vec12)[0])])  # least like movie 12
+        for event in ("click", "like", "like"):
+            ack = c.post("/feedback", json={"visitor_id": 501, "movie_id": far, "event": event}).json()
+        assert ack["profile_version"] == 3
+        after = c.post("/recommend", json={"profile": profile, "k": 10, "explain": False}).json()
+        assert after["user"]["profile_version"] == 3
+        target = catalog.vectors[catalog.row(far)]
+
+        def closeness(body):
+            return np.mean([catalog.vectors[catalog.row(m["movie_id"])] @ target for m in body["items"]])
+
+        assert closeness(after) > closeness(before) + 0.05
+        assert far not in [m["movie_id"] for m in after["items"]]
+        # Another visitor with the same profile is untouched; known users are unaffected.
+        other = c.post("/recommend", json={"profile": {**profile, "visitor_id": 502}, "k": 10, "explain": False}).json()
+        assert [m["movie_id"] for m in other["items"]] == [m["movie_id"] for m in before["items"]]
+        assert_error(c.post("/feedback", json={"visitor_id": 501, "user_id": 1, "movie_id": 1, "event": "click"}),
+                     422, "exactly one")
+        assert_error(c.post("/recommend", json={"profile": {"liked_movie_ids": [10**6]}}), 404, "liked_movie_ids")

@@ -153,9 +153,11 @@ class UserStates:
             return self._apply(user_id, movie_row, event, watch_fraction)
 
     def _apply(self, user_id: int, movie_row: int, event: str, watch_fraction: float | None) -> int:
+        return self._fold(self._state(user_id), movie_row, event, watch_fraction)
+
+    def _fold(self, state: SessionState, movie_row: int, event: str, watch_fraction: float | None) -> int:
         item = self.catalog.vectors[movie_row]
         weight = event_embedding_weight(event, watch_fraction)
-        state = self._state(user_id)
         if weight and self.update_embeddings:
             state.vector = update_user_embedding(state.vector, item, weight, min(state.weight, HISTORY_WEIGHT_CAP))
             # The count grows by |weight|: a dislike is evidence too, and a shrinking count
@@ -186,6 +188,8 @@ class UserStates:
             if event.id <= self.applied_id:
                 continue
             self.applied_id = event.id
+            if event.user_id < 0:
+                continue  # a cold-start visitor: folded on demand (visitor_snapshot), from their profile
             row = self.catalog.row(event.movie_id)
             if row is None or self.history.row(event.user_id) is None:
                 logger.warning("skipping logged event %d: user or movie no longer known", event.id)
@@ -193,6 +197,21 @@ class UserStates:
             self._apply(event.user_id, row, event.event, event.watch_fraction)
             applied += 1
         return applied
+
+    def visitor_snapshot(self, visitor_key: int, vector: np.ndarray, weight: float, excluded) -> dict:
+        """A cold-start visitor's state: their profile vector (worth ``weight`` rated movies) with
+        every logged event of theirs folded in, in order. Nothing but the log is kept, so any
+        worker computes the same state, and a restart loses nothing."""
+        state = SessionState(vector=np.asarray(vector, np.float32), weight=float(weight),
+                             window=deque([-1] * self.window, maxlen=self.window))
+        for event in (self.store.events(user_id=visitor_key) if self.store is not None else ()):
+            row = self.catalog.row(event.movie_id)
+            if row is not None:
+                self._fold(state, row, event.event, event.watch_fraction)
+        excluded = np.union1d(np.asarray(excluded, dtype=np.int64), np.asarray(sorted(state.consumed), dtype=np.int64))
+        return {"vector": state.vector, "excluded": excluded, "window_rows": tuple(r for r in state.window if r >= 0),
+                "last_feedback": state.last_feedback.copy(), "counts": state.counts.copy(), "step": state.step,
+                "version": state.version}
 
     def replay(self, events: list[FeedbackEvent]) -> int:
         with self._lock:

@@ -76,6 +76,11 @@ class ExplanationCache:
         return value
 
 
+def visitor_key(visitor_id: int) -> int:
+    """Cold-start visitors are logged under negative ids: they never collide with known users."""
+    return -int(visitor_id)
+
+
 class Recommender:
     def __init__(self, artifacts, states, learner, pool_size: int = 50, window: int = 5, liked_in_context: int = 5):
         self.artifacts = artifacts
@@ -111,7 +116,8 @@ class Recommender:
         snap["excluded"] = np.union1d(self.users.rated[row], np.asarray(snap["consumed"], dtype=np.int64))
         return snap
 
-    def cold_start_user(self, liked_titles: list[str], genres: list[str], wish: str | None) -> dict:
+    def cold_start_user(self, liked_titles: list[str], genres: list[str], wish: str | None,
+                        liked_movie_ids=(), visitor_id: int | None = None) -> dict:
         parts, unknown_titles = [], []
         liked_rows = []
         for title in liked_titles:
@@ -122,6 +128,10 @@ class Recommender:
                 liked_rows.append(row)
         if unknown_titles:
             raise NotFound(f"no movie title matches {unknown_titles}; look titles up with GET /movies/search?q=...")
+        unknown_ids = [int(m) for m in liked_movie_ids if self.catalog.row(m) is None]
+        if unknown_ids:
+            raise NotFound(f"unknown liked_movie_ids {unknown_ids[:5]}; find ids with GET /movies/search?q=...")
+        liked_rows += [self.catalog.row(m) for m in liked_movie_ids]
         self.check_genres(genres, "profile.genres")
         if liked_rows:
             parts.append(self.catalog.vectors[liked_rows].mean(axis=0))
@@ -134,11 +144,19 @@ class Recommender:
                 if np.linalg.norm(vector) > 0:
                     parts.append(vector / np.linalg.norm(vector))
         if not parts:
-            raise BadRequest("the cold-start profile says nothing usable: give liked_titles, genres or a wish "
-                             "(the wish named no genre this catalogue knows)")
+            raise BadRequest("the cold-start profile says nothing usable: give liked_titles, liked_movie_ids, genres "
+                             "or a wish (the wish named no genre this catalogue knows)")
         vector = np.mean(parts, axis=0)
+        vector = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
         wish_text = "; ".join(t for t in ([wish] if wish else []) + ([", ".join(genres)] if genres else [])) or None
-        return {"vector": vector.astype(np.float32), "excluded": np.asarray(sorted(set(liked_rows)), dtype=np.int64),
+        excluded = np.asarray(sorted(set(liked_rows)), dtype=np.int64)
+        if visitor_id is not None:
+            # Each liked movie counts as one rated movie; the visitor's clicks and likes move the
+            # profile from there (the online update of lesson 06, section 4).
+            user = self.states.visitor_snapshot(visitor_key(visitor_id), vector, max(len(liked_rows), 1), excluded)
+            user["wish"] = wish_text
+            return user
+        return {"vector": vector, "excluded": excluded,
                 "window_rows": (), "last_feedback": np.zeros(3, np.float32), "counts": np.zeros(3, np.float32),
                 "step": 0, "version": 0, "wish": wish_text}
 
@@ -149,7 +167,8 @@ class Recommender:
         return [self.catalog.genre_names[self._genre_col[g.lower()]] for g in genres]
 
     # -- the pipeline ----------------------------------------------------------------------
-    def recommend(self, user: dict, k: int, flt: SearchFilter | None, user_id: int | None, explain: bool = True) -> dict:
+    def recommend(self, user: dict, k: int, flt: SearchFilter | None, user_id: int | None, explain: bool = True,
+                  offer_key: int | None = None) -> dict:
         ctx = self.retrieve(user, flt)
         head = self.learner.head  # one read: the whole request uses one policy version
         version = f"{self.learner.base_version}+ft{head.version}"
@@ -159,10 +178,11 @@ class Recommender:
         design = design_matrix(standardise(base), ctx.features)
         final = head.score(design)
         order = np.lexsort((np.arange(len(final)), -final))[:k]
-        if user_id is not None:
+        offer_key = user_id if offer_key is None else offer_key
+        if offer_key is not None:
             offered = {int(self.catalog.movie_ids[ctx.rows[i]]): tuple(design[i]) for i in range(len(ctx.rows))}
             with self._offered_lock:
-                self._offered[user_id] = offered
+                self._offered[offer_key] = offered
         items = []
         for i in order:
             row = int(ctx.rows[i])

@@ -47,13 +47,18 @@ class ColdStartProfile(BaseModel):
 
     liked_titles: list[str] = Field(default_factory=list, max_length=MAX_LIST,
                                     description="titles of movies the person liked (looked up like /movies/search)")
+    liked_movie_ids: list[int] = Field(default_factory=list, max_length=MAX_LIST,
+                                       description="ids of movies the person liked (from /movies/search)")
+    visitor_id: int | None = Field(None, ge=1, le=2**31 - 1,
+                                   description="a client-chosen id for this visitor: their feedback (sent with the "
+                                               "same visitor_id) then moves the profile from request to request")
     genres: list[str] = Field(default_factory=list, max_length=MAX_LIST)
     wish: str | None = Field(None, max_length=MAX_TEXT, description="free text, e.g. 'a funny space adventure'")
 
     @model_validator(mode="after")
     def _not_empty(self):
-        if not (self.liked_titles or self.genres or (self.wish and self.wish.strip())):
-            raise ValueError("a cold-start profile needs liked_titles, genres or a wish")
+        if not (self.liked_titles or self.liked_movie_ids or self.genres or (self.wish and self.wish.strip())):
+            raise ValueError("a cold-start profile needs liked_titles, genres or a wish (or liked_movie_ids)")
         if any(not t.strip() or len(t) > 200 for t in self.liked_titles):
             raise ValueError("liked_titles must be non-empty titles of at most 200 characters")
         return self
@@ -127,18 +132,25 @@ class FeedbackRequest(BaseModel):
         strict=True,
         extra="forbid",
         json_schema_extra={"examples": [
-            {"user_id": 196, "movie_id": 50, "event": "click"},
-            {"user_id": 196, "movie_id": 50, "event": "watch", "watch_fraction": 0.8},
+            {"user_id": 1, "movie_id": 1, "event": "click"},
+            {"user_id": 1, "movie_id": 1, "event": "watch", "watch_fraction": 0.8},
+            {"visitor_id": 7, "movie_id": 1, "event": "like"},
+        ], "oneOf": [
+            {"required": ["user_id"], "not": {"required": ["visitor_id"]}},
+            {"required": ["visitor_id"], "not": {"required": ["user_id"]}},
         ]},
     )
 
-    user_id: int = Field(ge=1, le=2**31 - 1)
+    user_id: int | None = Field(None, ge=1, le=2**31 - 1, description="a known user; or give visitor_id")
+    visitor_id: int | None = Field(None, ge=1, le=2**31 - 1, description="a cold-start visitor (see profile.visitor_id)")
     movie_id: int = Field(ge=1, le=2**31 - 1)
     event: Literal["impression", "click", "watch", "like", "dislike"]
     watch_fraction: float | None = Field(None, ge=0.0, le=1.0, description="required for `watch`, 0..1")
 
     @model_validator(mode="after")
     def _fraction_only_for_watch(self):
+        if (self.user_id is None) == (self.visitor_id is None):
+            raise ValueError("give exactly one of user_id (a known user) or visitor_id (a cold-start visitor)")
         if self.event == "watch" and self.watch_fraction is None:
             raise ValueError("a watch event needs watch_fraction between 0 and 1")
         if self.event != "watch" and self.watch_fraction is not None:

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from ..candidate_source import SearchFilter
 from ..deps import ServiceDep
+from ..pipeline import visitor_key
 from ..schemas import ERRORS, RecommendRequest, RecommendResponse
 
 router = APIRouter()
@@ -25,9 +26,11 @@ async def recommend(body: RecommendRequest, svc: ServiceDep):
     else:
         p = body.profile
         # Encoding free text is ~5 ms of CPU: keep it off the event loop.
-        user = await run_in_threadpool(rec.cold_start_user, p.liked_titles, p.genres, p.wish)
-        result = rec.recommend(user, body.k, flt, None, body.explain)
-        who = {"kind": "cold_start", "user_id": None, "profile_version": 0}
+        user = await run_in_threadpool(rec.cold_start_user, p.liked_titles, p.genres, p.wish, p.liked_movie_ids,
+                                       p.visitor_id)
+        key = None if p.visitor_id is None else visitor_key(p.visitor_id)
+        result = rec.recommend(user, body.k, flt, None, body.explain, offer_key=key)
+        who = {"kind": "cold_start", "user_id": None, "visitor_id": p.visitor_id, "profile_version": user["version"]}
     catalog = rec.catalog
     items = []
     for item in result["items"]:
