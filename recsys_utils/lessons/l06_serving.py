@@ -39,6 +39,30 @@ def simulated_population(data, splits, n_users: int, seed: int = 42, rank: int =
     return users, fit_rating_model(data.ratings, rank=rank, seed=seed)
 
 
+def cold_start_profiles(data, users, seed: int = 42, liked_threshold: float = 4.0) -> dict[int, list[int]]:
+    """1-3 movies each user rated ``liked_threshold`` or more (drawn per user): what a new
+    visitor might type in. Users without such a rating get their best-rated movie."""
+    from ..constants import ITEM_COL, RATING_COL, USER_COL
+
+    profiles = {}
+    ratings = data.ratings[data.ratings[USER_COL].isin(users)]
+    for user, group in ratings.groupby(USER_COL):
+        rng = np.random.default_rng([seed, int(user)])
+        liked = group.loc[group[RATING_COL] >= liked_threshold, ITEM_COL].to_numpy()
+        if len(liked) == 0:
+            liked = group.sort_values(RATING_COL, ascending=False)[ITEM_COL].to_numpy()[:1]
+        size = int(rng.integers(1, 4))
+        profiles[int(user)] = sorted(int(m) for m in rng.choice(liked, size=min(size, len(liked)), replace=False))
+    return profiles
+
+
+COLD_START_ARMS = {
+    # The visitor's profile moves with every click, watch and like (the online update).
+    "online updates": dict(enabled=False, update_embeddings=True),
+    # The same service with the profile frozen at the liked titles.
+    "frozen": dict(enabled=False, update_embeddings=False),
+}
+
 ARMS = {
     # Everything on: embeddings move at once, the head is fine-tuned in the background.
     "learning": dict(enabled=True, update_embeddings=True),
@@ -59,7 +83,7 @@ class ArmRun:
 
 
 def run_arms(artifacts, users, rating_model, rounds: int, slate: int, fine_tune_every: int, work_dir: Path,
-             seed: int = 42, arms: dict | None = None) -> dict[str, ArmRun]:
+             seed: int = 42, arms: dict | None = None, profiles: dict[int, list[int]] | None = None) -> dict[str, ArmRun]:
     """One fresh service per arm (own feedback log, same artefacts), the same simulated users."""
     import httpx
 
@@ -75,7 +99,8 @@ def run_arms(artifacts, users, rating_model, rounds: int, slate: int, fine_tune_
                                    learner=config, seed=seed)
         running = serve_in_thread(create_app(settings))
         try:
-            loop = ClosedLoop(users, rating_model, artifacts.catalog.genre_names, seed=seed, slate=slate)
+            loop = ClosedLoop(users, rating_model, artifacts.catalog.genre_names, seed=seed, slate=slate,
+                              profiles=profiles)
             learner = running.service.learner
 
             def between_rounds(_round: int, learner=learner) -> None:

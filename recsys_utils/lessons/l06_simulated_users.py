@@ -51,7 +51,10 @@ class ClosedLoop:
     """Simulated users (ids known to the service) with their ground-truth rating model."""
 
     def __init__(self, user_ids, rating_model, genre_names: list[str], config: SimulatorConfig | None = None,
-                 seed: int = 42, slate: int = 5):
+                 seed: int = 42, slate: int = 5, profiles: dict[int, list[int]] | None = None):
+        """``profiles`` (user id -> liked movie ids) makes every user a cold-start visitor: the
+        service sees only that profile and the visitor's own feedback, never their history."""
+        self.profiles = profiles
         self.user_ids = [int(u) for u in user_ids]
         self.rating_model = rating_model
         self.config = config or SimulatorConfig()
@@ -64,6 +67,13 @@ class ClosedLoop:
         vector = np.zeros(len(self.genre_col), dtype=np.float32)
         vector[[self.genre_col[g] for g in names if g in self.genre_col]] = 1.0
         return vector
+
+    def _who(self, user_id: int, request: bool = False) -> dict:
+        if self.profiles is None:
+            return {"user_id": user_id}
+        if request:
+            return {"profile": {"liked_movie_ids": self.profiles[user_id], "visitor_id": user_id}}
+        return {"visitor_id": user_id}
 
     def run(self, base_url: str, rounds: int, on_round=None) -> LoopResult:
         import httpx
@@ -78,7 +88,8 @@ class ClosedLoop:
                 user_totals = []
                 for user in users:
                     user_total = 0.0
-                    reply = http.post("/recommend", json={"user_id": user.user_id, "k": self.slate, "explain": False})
+                    reply = http.post("/recommend", json={**self._who(user.user_id, request=True), "k": self.slate,
+                                                          "explain": False})
                     reply.raise_for_status()
                     body = reply.json()
                     requests += 1
@@ -96,7 +107,7 @@ class ClosedLoop:
                         if like:
                             events.append({"event": "like"})
                         for event in events:
-                            http.post("/feedback", json={"user_id": user.user_id, "movie_id": movie["movie_id"],
+                            http.post("/feedback", json={**self._who(user.user_id), "movie_id": movie["movie_id"],
                                                          **event}).raise_for_status()
                             requests += 1
                         user_total += self.response.reward(click, watch, like)

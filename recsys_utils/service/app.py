@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from .errors import install_error_handlers
-from .middleware import BodyLimitMiddleware
+from .middleware import BodyLimitMiddleware, CpuTimingMiddleware
 from .routes import ROUTERS
 from .runtime import Service
 from .settings import ServiceSettings
@@ -43,6 +43,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.server_timing:
+        app.add_middleware(CpuTimingMiddleware)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 # How much one event pulls the user's embedding (weights in units of "one rated movie").
 EMBEDDING_WEIGHTS = {"impression": -0.1, "click": 1.0, "like": 2.0, "dislike": -2.0}
+# How many "rated movies" of weight one liked title of a cold-start profile is worth.
+PROFILE_WEIGHT_PER_LIKED = 1.0
 # Engagement credited to the impression an event follows; matches the RL simulator's reward
 # (click + watch fraction + 0.5 like) plus a penalty for an explicit dislike.
 REWARD = {"click": 1.0, "like": 0.5, "dislike": -1.0}
@@ -229,6 +231,8 @@ class ScoringHead:
 
     weights: np.ndarray
     version: int = 0
+    a_inv: np.ndarray | None = None  # LinUCB: inverse of the design's regularised Gram matrix
+    alpha: float = 0.0  # LinUCB: weight of the exploration bonus
 
     @classmethod
     def initial(cls, n_features: int) -> ScoringHead:
@@ -237,7 +241,18 @@ class ScoringHead:
         return cls(weights, 0)
 
     def score(self, design: np.ndarray) -> np.ndarray:
-        return design @ self.weights
+        """LinUCB's score: the ridge estimate of engagement plus ``alpha`` times its standard
+        error, ``x.theta + alpha sqrt(x' A^-1 x)``: candidates the logs say little about get a
+        bonus, so the service keeps learning about them (exploration)."""
+        scores = design @ self.weights
+        if self.alpha and self.a_inv is not None:
+            spread = np.einsum("ij,jk,ik->i", design, self.a_inv, design)
+            scores = scores + self.alpha * np.sqrt(np.maximum(spread, 0.0))
+        return scores
+
+    def payload(self, base_version: str) -> dict:
+        return {"weights": self.weights.tolist(), "base_version": base_version, "alpha": self.alpha,
+                "a_inv": None if self.a_inv is None else self.a_inv.tolist()}
 
 
 def design_matrix(base_z: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -251,7 +266,7 @@ def standardise(scores: np.ndarray) -> np.ndarray:
     return (scores - scores.mean()) / spread if spread > 1e-12 else np.zeros_like(scores)
 
 
-def logged_examples(events: list[FeedbackEvent]) -> tuple[np.ndarray, np.ndarray]:
+def logged_examples(events: list[FeedbackEvent], with_users: bool = False):
     """(X, y): one row per logged impression with the engagement that followed it.
 
     Each impression carries the design row the service computed when it was shown; later
@@ -260,6 +275,7 @@ def logged_examples(events: list[FeedbackEvent]) -> tuple[np.ndarray, np.ndarray
     """
     rows: list[tuple] = []
     rewards: list[float] = []
+    owners: list[int] = []
     latest: dict[tuple[int, int], int] = {}
     for event in events:
         key = (event.user_id, event.movie_id)
@@ -269,26 +285,54 @@ def logged_examples(events: list[FeedbackEvent]) -> tuple[np.ndarray, np.ndarray
             latest[key] = len(rows)
             rows.append(event.features)
             rewards.append(0.0)
+            owners.append(event.user_id)
         elif key in latest:
             rewards[latest[key]] += event_reward(event.event, event.watch_fraction)
     if not rows:
-        return np.empty((0, 0)), np.empty(0)
+        return (np.empty((0, 0)), np.empty(0), np.empty(0, np.int64)) if with_users else (np.empty((0, 0)), np.empty(0))
     width = max(len(r) for r in rows)
     keep = [i for i, r in enumerate(rows) if len(r) == width]  # a schema change leaves old rows out
-    return np.asarray([rows[i] for i in keep], dtype=np.float64), np.asarray([rewards[i] for i in keep])
+    X, y = np.asarray([rows[i] for i in keep], dtype=np.float64), np.asarray([rewards[i] for i in keep])
+    return (X, y, np.asarray([owners[i] for i in keep], dtype=np.int64)) if with_users else (X, y)
+
+
+def auc(scores: np.ndarray, engaged: np.ndarray) -> float | None:
+    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties averaged; None with one class only."""
+    from scipy.stats import rankdata
+
+    positives = int(engaged.sum())
+    negatives = len(engaged) - positives
+    if positives == 0 or negatives == 0:
+        return None
+    ranks = rankdata(scores)
+    return float((ranks[engaged].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def guarded_difference(new: np.ndarray, old: np.ndarray, engaged: np.ndarray, users: np.ndarray,
+                       n_resamples: int = 200, seed: int = 0) -> tuple[float, float, float] | None:
+    """AUC(new) - AUC(old) on held-out logged impressions, with a 95% bootstrap interval that
+    resamples users (a user's impressions move together). None when there is one class only."""
+    point_new, point_old = auc(new, engaged), auc(old, engaged)
+    if point_new is None or point_old is None:
+        return None
+    rng = np.random.default_rng(seed)
+    ids, groups = np.unique(users, return_inverse=True)
+    members = [np.flatnonzero(groups == g) for g in range(len(ids))]
+    diffs = []
+    for _ in range(n_resamples):
+        take = np.concatenate([members[g] for g in rng.integers(0, len(ids), len(ids))])
+        a, b = auc(new[take], engaged[take]), auc(old[take], engaged[take])
+        if a is not None and b is not None:
+            diffs.append(a - b)
+    if not diffs:
+        return None
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return point_new - point_old, float(low), float(high)
 
 
 def fit_head(X: np.ndarray, y: np.ndarray, previous: np.ndarray, ridge: float) -> np.ndarray:
     gram = X.T @ X + ridge * np.eye(X.shape[1])
     return np.linalg.solve(gram, X.T @ y + ridge * previous)
-
-
-def validation_auc(scores: np.ndarray, engaged: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    if engaged.all() or not engaged.any():
-        return None
-    return float(roc_auc_score(engaged, scores))
 
 
 @dataclass
@@ -298,6 +342,8 @@ class LearnerConfig:
     ridge: float = 10.0
     validation_share: float = 0.25
     min_examples: int = 40
+    alpha: float = 0.5  # LinUCB exploration bonus (0: the plain ridge estimate)
+    guard_margin: float = 0.01  # deploy unless the AUC difference's lower 95% bound is below -margin
     enabled: bool = True  # background fine-tuning of the policy head
     update_embeddings: bool = True  # immediate user-embedding updates (off = a frozen service)
 
@@ -344,7 +390,9 @@ class PolicyLearner:
         weights = np.asarray(payload.get("weights", ()), dtype=np.float64)
         if payload.get("base_version") != self.base_version or weights.shape != self.head.weights.shape:
             return False  # a head for another base policy or feature layout: not ours to serve
-        self.head = ScoringHead(weights, version)
+        a_inv = payload.get("a_inv")
+        self.head = ScoringHead(weights, version, None if a_inv is None else np.asarray(a_inv, dtype=np.float64),
+                                float(payload.get("alpha", 0.0)))
         return True
 
     def _lead(self) -> bool:
@@ -421,7 +469,7 @@ class PolicyLearner:
         """Fit a candidate on the logged interactions, validate, deploy if not worse."""
         with self._fit_lock:
             last_id = self.store.last_id()
-            X, y = logged_examples(self.store.events())
+            X, y, users = logged_examples(self.store.events(), with_users=True)
             self._events_at_last_fit = last_id
             deployed = self.head
             record = {"at_event": last_id, "examples": len(y), "from_version": self.version, "deployed": False}
@@ -433,21 +481,27 @@ class PolicyLearner:
             X_fit, y_fit, X_val, y_val = X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:]
             candidate = np.asarray(self.trainer(X_fit, y_fit, deployed.weights), dtype=np.float64)
             engaged = y_val > 0
-            auc_new = validation_auc(X_val @ candidate, engaged) if np.all(np.isfinite(candidate)) else None
-            auc_old = validation_auc(X_val @ deployed.weights, engaged)
-            record.update(validation_examples=int(n_val), auc_deployed=auc_old, auc_candidate=auc_new)
-            if auc_new is None or auc_old is None:
+            finite = bool(np.all(np.isfinite(candidate)))
+            guard = guarded_difference(X_val @ candidate, X_val @ deployed.weights, engaged, users[-n_val:]) \
+                if finite else None
+            record.update(validation_examples=int(n_val), auc_deployed=auc(X_val @ deployed.weights, engaged),
+                          auc_candidate=auc(X_val @ candidate, engaged) if finite else None)
+            if guard is None:
                 record["reason"] = "validation examples are all engaged or all ignored (or the fit failed)"
-            elif auc_new < auc_old:
-                record["reason"] = f"candidate is worse on validation (AUC {auc_new:.3f} < {auc_old:.3f}); not deployed"
             else:
-                # Deploy exactly the candidate that was validated (no refit afterwards), publish it
-                # for the other workers, then swap here (one assignment: atomic for readers).
-                head = ScoringHead(candidate, deployed.version + 1)
-                self.store.publish_policy(head.version, {"weights": head.weights.tolist(),
-                                                         "base_version": self.base_version})
-                self.head = head
-                record.update(deployed=True, to_version=self.version)
+                diff, low, high = guard
+                record.update(auc_difference=diff, auc_difference_ci=[low, high])
+                if diff < 0 or low < -self.config.guard_margin:
+                    record["reason"] = (f"candidate is worse or may be worse on validation (AUC difference {diff:+.3f}, "
+                                        f"95% CI {low:+.3f} to {high:+.3f}); not deployed")
+                else:
+                    # Deploy exactly the candidate that was validated (no refit afterwards), publish it
+                    # for the other workers, then swap here (one assignment: atomic for readers).
+                    gram = X_fit.T @ X_fit + self.config.ridge * np.eye(X_fit.shape[1])
+                    head = ScoringHead(candidate, deployed.version + 1, np.linalg.inv(gram), self.config.alpha)
+                    self.store.publish_policy(head.version, head.payload(self.base_version))
+                    self.head = head
+                    record.update(deployed=True, to_version=self.version)
             return self._remember(record)
 
     def _remember(self, record: dict) -> dict:

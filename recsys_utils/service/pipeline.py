@@ -25,6 +25,7 @@ from ..explain.facts import LikedMovie, UserContext
 # The policy was trained on the RL environment's features; the service computes the
 # "recent-genre overlap" feature with the same function so the two cannot drift apart.
 from ..rl.simulator import genre_overlap
+from . import learning
 from .candidate_source import SearchFilter, candidate_source
 from .errors import BadRequest, NotFound
 from .learning import design_matrix, standardise
@@ -153,7 +154,8 @@ class Recommender:
         if visitor_id is not None:
             # Each liked movie counts as one rated movie; the visitor's clicks and likes move the
             # profile from there (the online update of lesson 06, section 4).
-            user = self.states.visitor_snapshot(visitor_key(visitor_id), vector, max(len(liked_rows), 1), excluded)
+            prior = learning.PROFILE_WEIGHT_PER_LIKED * max(len(liked_rows), 1)
+            user = self.states.visitor_snapshot(visitor_key(visitor_id), vector, prior, excluded)
             user["wish"] = wish_text
             return user
         return {"vector": vector, "excluded": excluded,

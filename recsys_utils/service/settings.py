@@ -12,6 +12,7 @@
 | ``RECSYS_SERVICE_REQUIRE_POLICY`` | ``require_policy`` | ``1`` |
 | ``RECSYS_POLICY_PATH`` | ``policy_path`` | lesson 04's folder |
 | ``RECSYS_FINE_TUNE`` / ``_EVERY`` / ``_INTERVAL_S`` | ``learner`` | on / 200 events / 30 s |
+| ``RECSYS_SERVER_TIMING`` | ``server_timing`` | ``0``; ``1`` adds a ``Server-Timing: cpu;dur=`` header (benchmarks) |
 
 Secrets (``OPENAI_API_KEY``, ``PINECONE_API_KEY``) are read by the packages that use them,
 never copied into settings.
@@ -47,6 +48,7 @@ class ServiceSettings:
     policy_path: str | None = None
     pool_size: int = 50
     max_body_bytes: int = 64 * 1024
+    server_timing: bool = False
     learner: LearnerConfig = field(default_factory=LearnerConfig)
     seed: int = 42
     artifacts: object | None = None  # pre-built ServiceArtifacts (tests, the lesson)
@@ -65,6 +67,7 @@ class ServiceSettings:
             explainer=env.get("RECSYS_EXPLAINER", "auto"),
             require_policy=_env_bool(env, "RECSYS_SERVICE_REQUIRE_POLICY", True),
             policy_path=env.get("RECSYS_POLICY_PATH") or None,
+            server_timing=_env_bool(env, "RECSYS_SERVER_TIMING", False),
             learner=LearnerConfig(
                 every_events=int(env.get("RECSYS_FINE_TUNE_EVERY", "200")),
                 interval_s=float(env.get("RECSYS_FINE_TUNE_INTERVAL_S", "30")),
