@@ -181,11 +181,11 @@ def test_feedback_updates_the_next_recommendation_at_once(tmp_path):
         target = int(catalog.movie_ids[int(np.argsort(-sims)[59])])
         # No impression: it would put the movie's genres in the "recently shown" window, which the
         # policy rightly penalises (boredom) and which would blur what this test measures.
-        for event in ("click", "like", "like"):
+        for event in ("click", "like", "like", "like", "like", "like"):
             reply = c.post("/feedback", json={"user_id": 7, "movie_id": target, "event": event})
             assert reply.status_code == 200 and reply.json()["stored"] is True
         after = c.post("/recommend", json={"user_id": 7, "k": 10, "explain": False}).json()
-        assert after["user"]["profile_version"] == before["user"]["profile_version"] + 3
+        assert after["user"]["profile_version"] == before["user"]["profile_version"] + 6
         vec = catalog.vectors[catalog.row(target)]
 
         def closeness(body):
