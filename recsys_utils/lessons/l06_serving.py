@@ -163,9 +163,9 @@ def comparison_sentence(a: str, b: str, comparison: dict[str, float]) -> str:
     """One plain sentence for the lesson, decided by the confidence interval, not by hope."""
     low, high, diff = comparison["ci_low"], comparison["ci_high"], comparison["mean_diff"]
     if low > 0:
-        verdict = f"{a} is more engaging than {b}"
+        verdict = f"{a} gave more engagement than {b}"
     elif high < 0:
-        verdict = f"{a} is less engaging than {b}"
+        verdict = f"{a} gave less engagement than {b}"
     else:
         verdict = f"{a} and {b} cannot be told apart"
     return (f"{verdict}: {diff:+.3f} engagement per user and round (95% CI {low:+.3f} to {high:+.3f}, "
