@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from .errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, CpuTimingMiddleware
+from .openapi_examples import install_catalogue_examples
 from .routes import ROUTERS
 from .runtime import Service
 from .settings import ServiceSettings
@@ -46,6 +47,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     if settings.server_timing:
         app.add_middleware(CpuTimingMiddleware)
     install_error_handlers(app)
+    install_catalogue_examples(app)
     for router in ROUTERS:
         app.include_router(router)
     return app

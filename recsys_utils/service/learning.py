@@ -3,13 +3,15 @@ in the background.
 
 Two speeds, on purpose:
 
-* **Immediately** (inside ``POST /feedback``): the user's embedding moves towards a clicked,
-  watched or liked movie and away from a disliked one (``embeddings.update_user_embedding``),
+* **Immediately** (inside ``POST /feedback``): the user's embedding moves towards a watched or
+  liked movie and away from a disliked or shown-and-ignored one (``embeddings.update_user_embedding``),
   the movie joins the user's "already consumed" set and the session features (recent genres,
   last feedback, counts) advance, so the very next ``/recommend`` reflects the event.
 * **In the background** (every ``every_events`` new events or ``interval_s`` seconds): the
-  served policy's scoring head is fine-tuned on the logged interactions, checked on the newest
-  ones, and swapped in atomically only when it is not worse.
+  served policy's scoring head (a LinUCB contextual bandit) is refitted on the logged
+  interactions, checked on the newest ones, published to the shared store and swapped in
+  atomically only when the guard finds it not worse. Only the worker holding the store's
+  "learner" lock fits; the others adopt the published head (``PolicyLearner.refresh``).
 
 The served policy scores each candidate with ``w . x`` where ``x = [z(base), features, 1]``:
 ``z(base)`` is the RL policy's score standardised within the request's candidates and the
@@ -22,10 +24,17 @@ trained on simulated long-term return, a handful of logged one-step rewards woul
 that, and a linear head is cheap to fit, easy to inspect and to validate. The network stays
 frozen and the head learns how much to trust it.
 
-Validation: the newest ``validation_share`` of the logged examples is held out; the candidate
-and the deployed head are both scored by ROC AUC of their score against "engaged"
-(reward > 0) on those examples. The candidate is deployed only when its AUC is at least the
-deployed one's; every attempt is kept in ``history`` (and shown by ``/health``).
+LinUCB: the deployed head also keeps ``A^-1 = (X'X + lam I)^-1`` and serves
+``x . w + alpha sqrt(x' A^-1 x)``: the estimate plus a bonus for candidates the logs say little
+about (exploration).
+
+The guard: the newest ``validation_share`` of the logged examples is held out; the candidate
+and the deployed head are scored by ROC AUC against "engaged" (reward > 0) on them, with a 95%
+bootstrap interval of the difference that resamples users. The candidate is deployed only when
+the difference is >= 0 and its lower bound >= -``guard_margin``. The service ranks
+deterministically, so logged impressions carry no propensities and an IPS/SNIPS value estimate
+is not available: this guard rejects broken or worse updates, it does not measure a gain (the
+lesson's closed loop does). Every attempt is kept in ``history`` (and shown by ``/health``).
 """
 
 from __future__ import annotations

@@ -70,9 +70,8 @@ class RecommendRequest(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"user_id": 196, "k": 5},
-                {"profile": {"liked_titles": ["Toy Story"], "wish": "something funny"}, "k": 5,
-                 "filters": {"year_min": 1990}},
+                {"user_id": 1, "k": 5},
+                {"profile": {"wish": "something funny"}, "k": 5, "filters": {"year_min": 1990}},
             ],
             # Exactly one of user_id / profile, stated in the schema so clients (and the fuzzer) know.
             "oneOf": [
@@ -113,14 +112,7 @@ class RecommendedMovie(BaseModel):
 
 
 class RecommendResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "policy_version": "dqn-seed0+ft2", "user": {"kind": "known", "user_id": 196, "profile_version": 3},
-        "items": [{"movie_id": 50, "title": "Star Wars", "year": 1977, "genres": ["Action", "Sci-Fi"],
-                   "score": 1.7, "similarity": 0.71,
-                   "explanation": {"text": "You enjoyed The Empire Strikes Back, so ...", "explainer": "offline",
-                                   "faithful": True, "cited_facts": ["The Empire Strikes Back"]}}],
-        "degraded": []}]})
-
+    # Examples with a real movie are filled in from the served catalogue (openapi_examples).
     policy_version: str
     user: dict
     items: list[RecommendedMovie]
@@ -160,7 +152,7 @@ class FeedbackRequest(BaseModel):
 
 class FeedbackResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"event_id": 17, "stored": True, "policy_version": "dqn-seed0+ft2", "profile_version": 4,
+        {"event_id": 17, "stored": True, "duplicate": False, "policy_version": "dqn-seed0+ft2", "profile_version": 4,
          "events_until_fine_tune": 183}]})
 
     event_id: int
@@ -181,11 +173,6 @@ class MovieOut(BaseModel):
 
 
 class MovieSearchResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"query": "star wars", "policy_version": "dqn-seed0+ft0", "results": [
-            {"movie_id": 50, "title": "Star Wars", "year": 1977, "genres": ["Action", "Sci-Fi"],
-             "mean_rating": 4.36, "n_ratings": 583}]}]})
-
     query: str
     policy_version: str
     results: list[MovieOut]
