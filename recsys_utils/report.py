@@ -142,21 +142,20 @@ def build_report(profile: str | None = None, timings: dict[str, float] | None = 
     }
     paths = {"environment": env_path, "metrics_json": appendix["json"], "metrics_csv": appendix["csv"]}
     appendix["environment"] = env_path
-    site_index = None
+    # REPORT.md first: if the site build fails, the summary and the appendix are still there.
+    paths["markdown"] = atomic_write_text(out / "REPORT.md", markdown_summary(lessons, env, "site/index.html" if site else None))
     if site:
         from .site import build_site
 
         built = build_site(out, lessons, env, appendix, len(rows), log=log)
-        site_index = "site/index.html"
         paths["site"] = built.index
-        paths["html"] = atomic_write_text(out / "index.html", _redirect_page(site_index))
+        paths["html"] = atomic_write_text(out / "index.html", _redirect_page("site/index.html"))
         if built.screenshot:
             paths["screenshot"] = built.screenshot
         log(f"site: {len(lessons)} lesson(s) in {built.seconds:.1f} s, {len(built.warnings)} Sphinx warning(s)"
             + ("" if built.mathjax else ", math not vendored"))
         for warning in built.warnings[:20]:
             log(f"  {warning}")
-    paths["markdown"] = atomic_write_text(out / "REPORT.md", markdown_summary(lessons, env, site_index))
     paths.setdefault("html", paths["markdown"])
     return paths
 
