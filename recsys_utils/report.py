@@ -152,10 +152,10 @@ def build_report(profile: str | None = None, timings: dict[str, float] | None = 
         paths["html"] = atomic_write_text(out / "index.html", _redirect_page("site/index.html"))
         if built.screenshot:
             paths["screenshot"] = built.screenshot
-        log(f"site: {len(lessons)} lesson(s) in {built.seconds:.1f} s, {len(built.warnings)} Sphinx warning(s)"
-            + ("" if built.mathjax else ", math not vendored"))
-        for warning in built.warnings[:20]:
-            log(f"  {warning}")
+        log(f"site: {len(lessons)} lesson(s) in {built.seconds:.1f} s, {len(built.warnings)} Sphinx warning(s), "
+            f"{len(built.problems)} link problem(s)" + ("" if built.mathjax else ", math not vendored"))
+        for line in (built.warnings + built.problems)[:20]:
+            log(f"  {line}")
     paths.setdefault("html", paths["markdown"])
     return paths
 

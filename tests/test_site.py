@@ -50,7 +50,8 @@ def _text(site, page):
 def test_site_builds_cleanly_with_every_page(built):
     site, paths, logs = built
     assert paths["site"] == site / "index.html"
-    assert any(line.startswith("site: 2 lesson(s)") and "0 Sphinx warning(s)" in line for line in logs), logs
+    assert any(line.startswith("site: 2 lesson(s)") and "0 Sphinx warning(s), 0 link problem(s)" in line
+               for line in logs), logs
     assert "math not vendored" not in " ".join(logs)
     for page in PAGES:
         assert (site / page).exists(), page
