@@ -38,7 +38,7 @@ def built(lesson_results, smoke_reports_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RECSYS_REPORTS_DIR", str(reports))
         write_synthetic_lesson(reports)
-        paths = report.build_report(profile="smoke", timings={REAL: 12.3, STEM: 1.25}, log=logs.append)
+        paths = report.build_report(profile="smoke", timings={REAL: 12.3, STEM: 1.25}, site=True, log=logs.append)
     return reports / "site", paths, logs
 
 
