@@ -4,7 +4,7 @@ Cost: the site is built once for the module from the synthetic lesson 90 (no exe
 one real executed lesson, 01 in the smoke profile, taken from the session's ``lesson_results``
 fixture (free when tests/test_lesson_01_data.py already ran it, about 12 s otherwise). The
 Sphinx build takes about 10-15 s, the browser pass a few seconds; the first run on a machine
-also fetches mathjax@3.2.2 with npm pack (6 MB, cached in build/vendor/).
+also fetches mathjax@3.2.2 with npm pack (6 MB, kept in data/offline/) unless `make venv` did.
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def build_site(reports: Path, lessons: list[LessonResult], env: dict[str, Any], 
         # Math then shows as TeX source; the page still never reaches off the machine.
         log(f"site: {problem}; math is shown as TeX")
         has_math = False
-        (static / "mathjax-not-vendored.js").write_text(f"// {mathjax.MATHJAX_SPEC} was not available at build time.\n")
+        (static / "mathjax-not-vendored.js").write_text(f"// {mathjax.spec()} was not available at build time.\n")
     (source / "conf.py").write_text(CONF.format(title=SITE_TITLE, mathjax_path=f"mathjax/{mathjax.ENTRY}"
                                                 if has_math else "mathjax-not-vendored.js"))
     warnings_file = work / "warnings.txt"
