@@ -20,6 +20,9 @@ os.environ["RECSYS_DATA_DIR"] = str(TEST_DATA)
 for _secret in ("PINECONE_API_KEY", "OPENAI_API_KEY"):
     os.environ.pop(_secret, None)
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The report's website (a Sphinx build, 15-30 s) is built only by the tests that check it
+# (tests/test_site.py, the whole-course report test); others get REPORT.md and environment.json.
+os.environ.setdefault("RECSYS_REPORT_SITE", "0")
 
 
 @pytest.fixture(scope="session")

@@ -50,7 +50,7 @@ def test_report_is_built_from_the_smoke_results(lesson_results, smoke_reports_di
     monkeypatch.setenv("RECSYS_REPORTS_DIR", str(smoke_reports_dir))
     for path in NOTEBOOKS:
         lesson_results(path.stem)
-    paths = build_report(profile="smoke")
+    paths = build_report(profile="smoke", site=True)
     markdown = paths["markdown"].read_text()
     for path in NOTEBOOKS:
         assert f"(notebooks/{path.stem}.ipynb)" in markdown
