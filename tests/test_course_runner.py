@@ -22,7 +22,7 @@ def test_profiles_file_parses_and_unknown_profile_is_refused():
 
 def test_lessons_are_numbered_in_order():
     stems = [nb.stem for nb in course.list_notebooks()]
-    assert stems == sorted(stems) and stems[0] == "01_data_preparation"
+    assert stems == sorted(stems) and stems[:2] == ["00_setup_check", "01_data_preparation"]
 
 
 def test_failing_cell_is_named(tmp_path):
