@@ -12,6 +12,8 @@ ONLY ?=
 # make course DATASET=ml-latest-small SOURCE=../shared/datasets/ml-latest-small
 DATASET ?=
 SOURCE ?=
+# extra lesson parameters for the runner, e.g. PARAMS="-p MAX_MOVIES 10000"
+PARAMS ?=
 PYTEST_ARGS ?=
 
 .PHONY: course smoke report test lint lab strip serve clean-reports venv
@@ -33,7 +35,7 @@ $(STAMP): pyproject.toml recsys_utils/assets.py
 
 course: $(STAMP)
 	$(PY) -m recsys_utils.course run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY),) \
-		$(if $(DATASET),--dataset $(DATASET),) $(if $(SOURCE),--source "$(SOURCE)",)
+		$(if $(DATASET),--dataset $(DATASET),) $(if $(SOURCE),--source "$(SOURCE)",) $(PARAMS)
 
 smoke:
 	$(MAKE) course PROFILE=smoke

@@ -93,10 +93,22 @@ def refuse_secret_names(names) -> None:
 
 
 def notebook_parameters(notebook: Path) -> set[str]:
-    """The names declared in a lesson's ``parameters`` cell."""
-    import papermill as pm
+    """The names assigned in a lesson's ``parameters`` cell.
 
-    return set(pm.inspect_notebook(str(notebook)))
+    Read with ``ast`` rather than ``papermill.inspect_notebook``, which skips (with a warning) any
+    line whose comment holds an ``=``, so such a parameter could not be set with ``-p``.
+    """
+    import ast
+
+    import nbformat
+
+    names: set[str] = set()
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            for node in ast.parse(cell.source).body:
+                targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
 
 
 def lesson_parameters(

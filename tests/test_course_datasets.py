@@ -42,7 +42,8 @@ def test_whole_smoke_course_on_a_synthetic_ml1m_without_todays_titles(tmp_path, 
     assert lesson01["metrics"]["coverage"] == {"n_movies": 1_260, "n_rated_movies": 1_200, "n_unrated_movies": 60,
                                                "n_dangling_ratings": 5}
     environment = (reports / "environment.json").read_text()
-    assert "local-folder" in environment and str(tmp_path) not in environment
+    assert json.loads(environment)["run_dataset"] == {"name": "ml-1m", "source_kind": "local-folder"}
+    assert str(tmp_path) not in environment
 
 
 @pytest.mark.parametrize("lesson", ["01", "02", "03"])
@@ -67,5 +68,6 @@ def test_whole_smoke_course_on_the_real_ml_latest_small(tmp_path, offline):
     lesson01 = json.loads((reports / "results" / "01_data_preparation.json").read_text())
     assert lesson01["metrics"]["coverage"]["n_unrated_movies"] == 18
     environment = json.loads((reports / "environment.json").read_text())
-    assert "local-folder" in json.dumps(environment) and str(SHARED_SMALL) not in json.dumps(environment)
+    assert environment["run_dataset"] == {"name": "ml-latest-small", "source_kind": "local-folder"}
+    assert str(SHARED_SMALL) not in json.dumps(environment)
     assert environment["dataset_checksums"]["ratings.csv"] == "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646"

@@ -58,7 +58,7 @@ def _write_lesson(folder, stem, parameters, body):
 
 
 def test_dataset_and_p_values_reach_the_lessons_that_declare_them(tmp_path):
-    first = _write_lesson(tmp_path, "01_a", 'DATASET = "ml-100k"\nN_USERS = 10', "")
+    first = _write_lesson(tmp_path, "01_a", 'DATASET = "ml-100k"\nN_USERS = 10  # users (None = all)', "")
     second = _write_lesson(tmp_path, "02_b", 'SEED = 1', "")
     overrides = {"01_a": {"N_USERS": 4}}
     params = course.lesson_parameters([first, second], overrides, "ml-1m", {"SEED": 7})

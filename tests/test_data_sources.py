@@ -138,3 +138,16 @@ def test_a_cache_written_before_source_kinds_reports_a_kind_not_a_path(tmp_path,
     manifest_path.write_text(json.dumps(manifest))
     data = load_movielens("ml-100k")
     assert data.source_kind == "cache" and data.source == "local-folder:ml-100k"
+
+
+def test_a_local_source_edited_in_place_replaces_the_cache(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv(OFFLINE_ENV, "1")
+    source = write_ml100k(tmp_path / "ml-100k")
+    assert len(load_movielens("ml-100k", source=source).ratings) == 6
+    with open(source / "u.data", "a") as out:
+        out.write("1\t1\t5\t881250999\n")
+    os.utime(source / "u.data", ns=(1, 1))
+    data = load_movielens("ml-100k", source=source)
+    assert "not the requested source" in data.attempts[0].detail and len(data.ratings) == 7

@@ -110,9 +110,20 @@ def cache_folder(name: str) -> Path:
 
 
 def source_key(path: str | os.PathLike) -> str:
-    """A fingerprint of a local source (its resolved path), so the cache knows which one it holds
-    without the manifest storing the path itself."""
-    return hashlib.sha256(str(Path(path).expanduser().resolve()).encode()).hexdigest()[:16]
+    """A fingerprint of a local source (its resolved path, and the size and modification time of its
+    files), so the cache knows which copy it holds, and that it changed, without storing the path."""
+    path = Path(path).expanduser().resolve()
+    parts = [str(path)]
+    try:
+        if path.is_dir():
+            folder = _find_dataset_folder(path)
+            files = format_files(folder, detect_format(folder))
+        else:
+            files = [path]
+        parts += [f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files]
+    except (OSError, SourceFailed):
+        pass  # a missing or empty source fails later, with its own message
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def local_source_label(path: str | os.PathLike) -> str:
@@ -141,7 +152,8 @@ def read_cache(name: str, expect_source: str | None = None) -> CachedDataset:
     except (ValueError, KeyError) as error:
         raise SourceFailed(f"cache manifest is unreadable ({error})") from error
     if expect_source is not None and manifest.get("source_key") != expect_source:
-        raise SourceFailed(f"cache came from {source}, not the requested source")
+        raise SourceFailed(f"cache holds {normalise_source(source)}, not the requested source as it is now "
+                           "(another folder, or its files changed)")
     for relative, expected in files.items():
         path = folder / relative
         if not path.exists():
