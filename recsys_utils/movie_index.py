@@ -21,7 +21,7 @@ import pandas as pd
 
 from .constants import GENRES_COL, ITEM_COL, RATING_COL, TEXT_COL, TITLE_COL, YEAR_COL
 from .embeddings import Embedder
-from .vectorstore import VectorStore, open_store
+from .vectorstore import VectorStore, open_store_rebuilding
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,8 @@ def index_movies(
     if TEXT_COL not in movies.columns:
         raise KeyError(f"movies has no {TEXT_COL!r} column; load it with recsys_utils.data.load_movielens")
     embedder = embedder or Embedder(show_progress_bar=False)
-    store = store or open_store(backend, name="movies", dimension=embedder.dimension)
+    # A damaged local index comes back empty (the damage logged), so it is rebuilt below.
+    store = store or open_store_rebuilding(backend, name="movies", dimension=embedder.dimension)
     if store.dimension != embedder.dimension:
         raise ValueError(
             f"the store holds {store.dimension}-d vectors but the embedder makes {embedder.dimension}-d ones"

@@ -316,7 +316,7 @@ def ensure_text_index(
     ``kind="tuned"``: ``ensure_taste_text`` vectors in their own index "movies-taste".
     """
     from ..movie_index import index_movies
-    from ..vectorstore import open_store
+    from ..vectorstore import open_store_rebuilding
 
     if kind == "base":
         return index_movies(data, backend=backend, store=store, **kw).store
@@ -327,5 +327,5 @@ def ensure_text_index(
 
         splits = load_splits(data, seed=seed)
     tuned = ensure_taste_text(data, splits, seed=seed, budget=budget, text=text)
-    store = store or open_store(backend, name=TUNED_INDEX, dimension=tuned.dimension)
+    store = store or open_store_rebuilding(backend, name=TUNED_INDEX, dimension=tuned.dimension)
     return index_movies(data, backend=backend, store=store, embedder=tuned, texts=tuned.texts, **kw).store
