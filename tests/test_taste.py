@@ -17,7 +17,8 @@ from recsys_utils.embeddings import Embedder
 from recsys_utils.embeddings.item_text import movie_texts, top_tags
 from recsys_utils.embeddings.pairs import liked_lists, sample_pairs
 from recsys_utils.embeddings.projection import TrainSettings
-from recsys_utils.embeddings.taste import TUNED_INDEX, Budget, ensure_taste_text, ensure_text_index
+from recsys_utils.embeddings.taste import TUNED_INDEX, Budget, ensure_taste_text
+from recsys_utils.movie_index import ensure_text_index
 from recsys_utils.vectorstore import open_store
 
 TINY = Budget(pairs=3_000, max_seconds=20.0, settings=TrainSettings(batch_size=32, learning_rate=5e-3))
