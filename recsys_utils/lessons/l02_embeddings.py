@@ -98,3 +98,13 @@ def taste_findings(table: pd.DataFrame) -> tuple[list[str], list[dict]]:
 
 def wrap(text: str, width: int = 100) -> str:
     return textwrap.fill(text, width=width)
+
+
+def tradeoff_sentence(report: dict) -> str:
+    """What the tuning cost in genre structure, from the report's before/after figures."""
+    before, after = report["genre_agreement_before"], report["genre_agreement_after"]
+    if after < before - 0.01:
+        return (f"The price: neighbours share a genre less often ({before:.0%} -> {after:.0%}). Taste pulls films "
+                "of different genres together, so a free-text wish is answered less literally than by the base "
+                "vectors; compare the genres in the next table.")
+    return f"Neighbours share a genre about as often as before ({before:.0%} -> {after:.0%})."
