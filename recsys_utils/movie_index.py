@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ import pandas as pd
 from .constants import GENRES_COL, ITEM_COL, RATING_COL, TEXT_COL, TITLE_COL, YEAR_COL
 from .embeddings import Embedder
 from .vectorstore import VectorStore, open_store_rebuilding
+
+if TYPE_CHECKING:
+    from .embeddings.taste import Budget
 
 logger = logging.getLogger(__name__)
 
@@ -223,3 +226,35 @@ def similar_to(
 def ensure_movie_index(data, backend: str = "auto", store: VectorStore | None = None, **kw) -> VectorStore:
     """The movie index for ``data``, built only when it is missing or out of date."""
     return index_movies(data, backend=backend, store=store, **kw).store
+
+
+def ensure_text_index(
+    data,
+    splits=None,
+    kind: str = "tuned",
+    seed: int = 42,
+    backend: str = "auto",
+    budget: str | Budget = "full",
+    text: str = "plain",
+    store=None,
+    **kw,
+):
+    """The vector index of one kind of text vector, built only when missing or out of date.
+
+    ``kind="base"``: MiniLM vectors of lesson 01's texts in the index "movies" (``ensure_movie_index``);
+    ``kind="tuned"``: ``embeddings.ensure_taste_text`` vectors in their own index "movies-taste"
+    (a Pinecone index has one dimension and one metric, so each kind of vector gets its own).
+    """
+    from .embeddings.taste import TUNED_INDEX, ensure_taste_text
+
+    if kind == "base":
+        return index_movies(data, backend=backend, store=store, **kw).store
+    if kind != "tuned":
+        raise ValueError(f"kind must be 'tuned' or 'base'; got {kind!r}")
+    if splits is None:
+        from .splits import load_splits
+
+        splits = load_splits(data, seed=seed)
+    tuned = ensure_taste_text(data, splits, seed=seed, budget=budget, text=text)
+    store = store or open_store_rebuilding(backend, name=TUNED_INDEX, dimension=tuned.dimension)
+    return index_movies(data, backend=backend, store=store, embedder=tuned, texts=tuned.texts, **kw).store

@@ -49,11 +49,26 @@ def test_example_queries_are_recorded_and_respect_filters(results):
     filtered = examples["filtered"]["results"]
     assert filtered and all("Sci-Fi" in row["genres"] and 1990 <= row["year"] <= 1999 for row in filtered)
     assert results["metrics"]["filtered_query_all_match_filter"] is True
-    star_wars = [row["title"] for row in examples["similar_to_star_wars"]]
+    # On ml-100k the example is the classic pick (prefer=("Star Wars",)); its sequels are its neighbours.
+    assert examples["similar_to_example"]["example"] == "Star Wars (1977)"
+    star_wars = [row["title"] for row in examples["similar_to_example"]["results"]]
     assert "Star Wars" not in star_wars
     assert {"Return of the Jedi", "The Empire Strikes Back"} & set(star_wars)
     scores = [row["score"] for row in examples["free_text"]["results"]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_taste_tuning_is_recorded_and_moves_retrieval(results):
+    tuning = results["metrics"]["taste_tuning"]
+    assert tuning["budget"] == "smoke" and tuning["pairs"] == tuning["steps"] * tuning["batch_size"] > 0
+    assert tuning["movies"] == 1682
+    systems = results["metrics"]["text_only_retrieval"]
+    assert set(systems) == {"most_popular", "base", "tuned"}
+    # Co-liked pairs move text-only retrieval well clear of the base vectors (the lesson's finding).
+    assert systems["tuned"]["ci_low"] > systems["base"]["ci_high"]
+    assert results["examples"]["free_text_tuned"]["results"]
+    assert 1 <= len(results["headlines"]) <= 3
+    assert all("most-popular" in h["text"] for h in results["headlines"])
 
 
 def test_projection_figure_is_saved(results, smoke_reports_dir):

@@ -17,7 +17,8 @@ from recsys_utils.embeddings import Embedder
 from recsys_utils.embeddings.item_text import movie_texts, top_tags
 from recsys_utils.embeddings.pairs import liked_lists, sample_pairs
 from recsys_utils.embeddings.projection import TrainSettings
-from recsys_utils.embeddings.taste import TUNED_INDEX, Budget, ensure_taste_text, ensure_text_index
+from recsys_utils.embeddings.taste import TUNED_INDEX, Budget, ensure_taste_text
+from recsys_utils.movie_index import ensure_text_index
 from recsys_utils.vectorstore import open_store
 
 TINY = Budget(pairs=3_000, max_seconds=20.0, settings=TrainSettings(batch_size=32, learning_rate=5e-3))
@@ -149,3 +150,20 @@ def test_each_kind_gets_its_own_index(embedder, tmp_path, monkeypatch):
     assert reopened.query(tuned.movie_vectors[4], top_k=1).matches[0].id == "5"
     with pytest.raises(ValueError, match="kind"):
         ensure_text_index(data, splits, kind="cf")
+
+
+def test_chunked_neighbours_match_the_full_matrix_and_sampled_agreement_is_close():
+    from recsys_utils.embeddings.analysis import genre_neighbour_agreement, nearest_neighbours
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(400, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    full = vectors @ vectors.T
+    np.fill_diagonal(full, -np.inf)
+    expected = np.argsort(-full, axis=1)[:, :5]
+    assert np.array_equal(nearest_neighbours(vectors, 5, chunk=37), expected)
+    assert np.array_equal(nearest_neighbours(vectors, 5, rows=np.array([4, 9])), expected[[4, 9]])
+    genres = [["A"] if v[0] > 0 else ["B"] for v in vectors]
+    everything = genre_neighbour_agreement(vectors, genres, k=5)["neighbour_genre_agreement"]
+    sampled = genre_neighbour_agreement(vectors, genres, k=5, max_movies=200)["neighbour_genre_agreement"]
+    assert abs(everything - sampled) < 0.05

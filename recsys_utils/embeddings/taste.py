@@ -7,8 +7,9 @@
   its text to get a vector);
 - ``report``: pairs and steps trained, seconds, and the before/after measurements.
 
-``ensure_text_index(data, splits, kind="tuned"|"base", ...)`` puts one kind of vector in its own
-index through ``open_store`` ("movies" for base MiniLM, "movies-taste" for the tuned vectors).
+``recsys_utils.movie_index.ensure_text_index(data, splits, kind="tuned"|"base", ...)`` puts one kind
+of vector in its own index through ``open_store`` ("movies" for base MiniLM, "movies-taste" for the
+tuned vectors).
 
 **What is trained.** Pairs of movies liked (>= 4 stars) by the same user in the *training* split
 (``pairs.sample_pairs``), with sentence-transformers' ``MultipleNegativesRankingLoss``: for a batch
@@ -297,35 +298,3 @@ def ensure_taste_text(
     logger.info("taste tuning: %d pairs in %d steps, %.1f s", report["pairs"], report["steps"], tune_seconds)
     _save(target, key, projection, movie_ids, vectors, report)
     return TasteText(movie_ids, vectors, report, key, texts, projection, embedder, target)
-
-
-def ensure_text_index(
-    data,
-    splits=None,
-    kind: str = "tuned",
-    seed: int = 42,
-    backend: str = "auto",
-    budget: str | Budget = "full",
-    text: str = "plain",
-    store=None,
-    **kw,
-):
-    """The vector index of one kind of text vector, built only when missing or out of date.
-
-    ``kind="base"``: MiniLM vectors of lesson 01's texts in the index "movies" (``ensure_movie_index``);
-    ``kind="tuned"``: ``ensure_taste_text`` vectors in their own index "movies-taste".
-    """
-    from ..movie_index import index_movies
-    from ..vectorstore import open_store_rebuilding
-
-    if kind == "base":
-        return index_movies(data, backend=backend, store=store, **kw).store
-    if kind != "tuned":
-        raise ValueError(f"kind must be 'tuned' or 'base'; got {kind!r}")
-    if splits is None:
-        from ..splits import load_splits
-
-        splits = load_splits(data, seed=seed)
-    tuned = ensure_taste_text(data, splits, seed=seed, budget=budget, text=text)
-    store = store or open_store_rebuilding(backend, name=TUNED_INDEX, dimension=tuned.dimension)
-    return index_movies(data, backend=backend, store=store, embedder=tuned, texts=tuned.texts, **kw).store

@@ -52,13 +52,13 @@ def genre_share(matches, genre: str) -> float:
 def before_after(report: dict) -> pd.DataFrame:
     """The tuning report's before/after measurements as a small table."""
     names = {
-        "spearman": "Spearman, text vs co-rating similarity (all ratings)",
-        "spearman_heldout": "Spearman, text vs co-rating similarity (held-out ratings only)",
+        "spearman": "Spearman vs co-rating (all ratings)",
+        "spearman_heldout": "Spearman vs co-rating (held-out only)",
         "genre_agreement": "neighbours sharing a genre",
         "ndcg@10": "text-only retrieval nDCG@10",
         "recall@10": "text-only retrieval recall@10",
-        "popularity@10": "mean popularity of the top 10 (share of users who rated them)",
-        "coverage@10": "catalogue coverage of all top-10 lists",
+        "popularity@10": "popularity of the top 10 (share of users)",
+        "coverage@10": "catalogue coverage of the top-10 lists",
     }
     rows = [{"measure": label, "base MiniLM": report.get(f"{key}_before"), "taste-tuned": report.get(f"{key}_after")}
             for key, label in names.items() if f"{key}_before" in report]
@@ -87,7 +87,7 @@ def taste_findings(table: pd.DataFrame) -> tuple[list[str], list[dict]]:
                 f"(95% CI {row['ci_low']:.3f}-{row['ci_high']:.3f}), {verdict} most-popular's "
                 f"{popular['ndcg@10']:.3f} (difference {row['diff_vs_popular']:+.3f}, "
                 f"CI {row['diff_ci_low']:+.3f} to {row['diff_ci_high']:+.3f}).")
-        tail = ("fewer" if row["popularity@10"] < popular["popularity@10"] else "more")
+        tail = ("less" if row["popularity@10"] < popular["popularity@10"] else "more")
         text += (f" Its lists lean on popular films {tail} than most-popular's (mean popularity "
                  f"{row['popularity@10']:.2f} vs {popular['popularity@10']:.2f}) and cover "
                  f"{row['coverage@10']:.1%} of the catalogue vs {popular['coverage@10']:.1%}.")
@@ -98,3 +98,13 @@ def taste_findings(table: pd.DataFrame) -> tuple[list[str], list[dict]]:
 
 def wrap(text: str, width: int = 100) -> str:
     return textwrap.fill(text, width=width)
+
+
+def tradeoff_sentence(report: dict) -> str:
+    """What the tuning cost in genre structure, from the report's before/after figures."""
+    before, after = report["genre_agreement_before"], report["genre_agreement_after"]
+    if after < before - 0.01:
+        return (f"The price: neighbours share a genre less often ({before:.0%} -> {after:.0%}). Taste pulls films "
+                "of different genres together, so a free-text wish is answered less literally than by the base "
+                "vectors; compare the genres in the next table.")
+    return f"Neighbours share a genre about as often as before ({before:.0%} -> {after:.0%})."
