@@ -5,6 +5,8 @@ Every test here runs in well under a second except the stand-in one (about 2 s).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,7 +46,7 @@ def world():
     movies["genres"], movies["year"] = extra["genres"], extra["year"]
     train, test = temporal_split(ratings)
     data = evaluation.build_eval_data(train, test, movies.movie_id)
-    cf = fit_cf_vectors(data.train, data.user_ids, factors=16, regularization=1.0, seed=0)
+    cf = fit_cf_vectors(data.train, data.user_ids, factors=16, regularization=1.0, iterations=8, seed=0)
     cf_store, text_store = _memory_stores(movies, cf, vectors)
     gen = build_generator(movies, train, vectors, cf, cf_store, text_store, text_weight=0.0, cold_text_weight=0.0)
     return movies, vectors, train, data, cf, gen
@@ -208,6 +210,8 @@ def test_cache_is_reused_and_rebuilt_when_the_ratings_change(world, tmp_path, mo
     text_store = open_store("local", name="text", dimension=vectors.shape[1], in_memory=True)
     text_store.upsert(index_records(movies, vectors))
     monkeypatch.setattr(build_module, "_text_source", lambda *a: (text_store, vectors, None, "test"))
+    # a few ALS sweeps are enough to test caching; each sweep costs thread start-ups on a busy machine
+    monkeypatch.setattr(build_module, "fit_cf_vectors", functools.partial(fit_cf_vectors, iterations=3))
 
     class Data:
         name, checksums, movies_ = "synthetic", {"ratings": "abc"}, None

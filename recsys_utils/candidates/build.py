@@ -227,26 +227,15 @@ def ensure_cf_index(movies: pd.DataFrame, cf: CFVectors, backend: str = "auto", 
 
 
 def _text_source(data, splits, seed: int, backend: str, budget: str):
-    """(store, vectors aligned with sorted movies, encode, fingerprint): the tuned text index when
-    the text engineer's ``ensure_text_index`` is available, else lesson 02's base MiniLM index."""
-    from .. import movie_index
+    """(store, vectors aligned with the sorted movies, encode, fingerprint) of the text side: the
+    taste-tuned MiniLM vectors and their own index ("movies-taste", lesson 02)."""
+    from ..embeddings import ensure_taste_text, ensure_text_index
 
-    movies = data.movies.sort_values(ITEM_COL).reset_index(drop=True)
-    if hasattr(movie_index, "ensure_text_index"):
-        from ..embeddings.taste import ensure_taste_text
-
-        tuned = ensure_taste_text(data, splits, seed=seed, budget=budget)
-        store = movie_index.ensure_text_index(data, splits, kind="tuned", seed=seed, backend=backend, budget=budget)
-        order = np.searchsorted(np.asarray(tuned.movie_ids), movies[ITEM_COL].to_numpy(np.int64))
-        vectors = np.asarray(tuned.movie_vectors, dtype=np.float32)[order]
-        fingerprint = "tuned:" + _array_digest(vectors)
-        return store, vectors, tuned.encode, fingerprint
-    from ..embeddings import Embedder, movie_embeddings
-
-    embedder = Embedder(show_progress_bar=False)
-    store = movie_index.ensure_movie_index(data, backend=backend)
-    vectors = movie_embeddings(movies, embedder)
-    return store, vectors, embedder.encode, "base:" + embedder.fingerprint
+    movie_ids = np.sort(data.movies[ITEM_COL].to_numpy(np.int64))
+    tuned = ensure_taste_text(data, splits, seed=seed, budget=budget)
+    store = ensure_text_index(data, splits, kind="tuned", seed=seed, backend=backend, budget=budget)
+    vectors = np.asarray(tuned.vectors_for(movie_ids), dtype=np.float32)
+    return store, vectors, tuned.encode, f"tuned:{tuned.fingerprint}"
 
 
 def ensure_candidate_generator(data, splits, seed: int = 42, backend: str = "auto", budget: str = "full",
