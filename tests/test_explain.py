@@ -372,3 +372,11 @@ def test_planted_errors_are_single_unsupported_claims_the_check_measures():
     assert 0.3 <= quality["detection_rate"]["invented_title"] < 1.0
     with pytest.raises(ValueError, match="unknown corruption"):
         corrupt("lies", clean, USER, INTERSTELLAR, catalog, rng)
+
+
+def test_a_title_that_is_a_genre_word_is_read_as_the_genre():
+    catalog = TitleCatalog(["Romance", "Western", "Interstellar", "Blade Runner"])
+    text = "It shares the Drama and Romance genres with Amelie, so we recommend Interstellar."
+    user = UserContext(7, (LikedMovie(MovieFacts(4, "Amelie", 2001, ("Drama", "Romance")), 5.0),))
+    assert check_faithfulness(text, user, INTERSTELLAR, catalog).ok
+    assert not check_faithfulness(f"{text} Blade Runner too.", user, INTERSTELLAR, catalog).ok

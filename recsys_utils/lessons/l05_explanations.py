@@ -238,4 +238,4 @@ def facts_table(user: UserContext, movie: MovieFacts) -> pd.DataFrame:
     rows += [{"role": "liked", **liked.facts.to_dict(), "user_rating": liked.rating} for liked in user.liked]
     table = pd.DataFrame(rows).drop(columns=["movie_id"])
     table["genres"] = table["genres"].map(", ".join)
-    return table
+    return table.astype(object).where(table.notna(), "")  # unknown figures show blank, not NaN
