@@ -14,7 +14,7 @@ DATASET ?=
 SOURCE ?=
 PYTEST_ARGS ?=
 
-.PHONY: course smoke test lint lab strip serve clean-reports venv
+.PHONY: course smoke report test lint lab strip serve clean-reports venv
 
 venv: $(STAMP)
 
@@ -38,6 +38,10 @@ course: $(STAMP)
 smoke:
 	$(MAKE) course PROFILE=smoke
 
+# Rebuild reports/site/, REPORT.md and the appendix from the recorded results (no lesson runs).
+report: $(STAMP)
+	$(PY) -m recsys_utils.report
+
 test: $(STAMP)
 	$(PY) -m ruff check recsys_utils tests benchmarks notebooks
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -59,4 +63,5 @@ serve: $(STAMP)
 	$(VENV)/bin/uvicorn recsys_utils.service:app --host 127.0.0.1 --port 8000
 
 clean-reports:
-	rm -rf reports/notebooks reports/results reports/figures reports/index.html reports/REPORT.md
+	rm -rf reports/notebooks reports/results reports/figures reports/index.html reports/REPORT.md \
+		reports/site reports/appendix reports/environment.json reports/.site

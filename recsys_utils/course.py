@@ -17,7 +17,6 @@ papermill's own typing of ``VALUE`` (``True``/``False``/``None``, int, float, el
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import sys
 import time
@@ -259,11 +258,8 @@ def run_course(
 
             name = dataset or _default_dataset()
             provenance = {"dataset": name, "source_kind": describe_source_argument(name, source_env)}
-            # The report also reads the dataset from what the lessons recorded; pass the runner's view
-            # where build_report takes it (the report module is rebuilt in parallel, issue 17).
-            accepted = inspect.signature(build).parameters
-            paths = build(profile=profile, timings={r.notebook: r.seconds for r in runs},
-                          **{k: v for k, v in provenance.items() if k in accepted})
+            # The report also reads the dataset from what the lessons recorded; this is the runner's view.
+            paths = build(profile=profile, timings={r.notebook: r.seconds for r in runs}, **provenance)
             log(f"report: {paths['html']} and {paths['markdown']}")
         return runs
 

@@ -17,7 +17,10 @@ def results(lesson_results):
 def test_the_service_answered_the_demo_calls(results):
     m = results["metrics"]
     assert m["bad_request_statuses"] == {"unknown user": 404, "k out of range": 422, "misspelt field": 422}
-    assert m["demo_profile_version_after_feedback"] == 3  # click, watch, like: each folded in at once
+    # impression, click, watch, like: each folded in at once; the retried like is stored once
+    assert m["demo_profile_version_after_feedback"] == 4
+    assert m["demo_retry_duplicate"] is True
+    assert m["coverage"]["n_movies"] >= m["coverage"]["n_unrated_movies"] >= 0
     if m["explainer"] == "offline":
         assert m["demo_explanations_faithful"] == 1.0
     # Re-ranking is either the lesson-04 policy or an explicitly reported degraded mode.
@@ -59,6 +62,25 @@ def test_only_the_learning_arm_changes_its_policy(results):
 def test_figures_are_recorded(results, smoke_reports_dir):
     for name in ("engagement_per_round", "ctr_per_round"):
         assert (smoke_reports_dir / results["figures"][name]).stat().st_size > 5_000
+
+
+def test_cold_start_visitors_are_compared_with_a_frozen_profile(results):
+    m = results["metrics"]
+    rounds = m["cold_start_engagement_per_round"]
+    assert set(rounds) == {"online updates", "frozen"}
+    assert len({round(v[0], 9) for v in rounds.values()}) == 1, "round 1 must be identical in both arms"
+    c = m["cold_start_comparison"]
+    assert c["ci_low"] <= c["mean_diff"] <= c["ci_high"]
+    later = {name: sum(v[1:]) / len(v[1:]) for name, v in rounds.items()}
+    assert c["mean_diff"] == pytest.approx(later["online updates"] - later["frozen"], abs=1e-9)
+    # Every headline carries its interval, and its sentence is the one the interval decides.
+    headlines = results["headlines"]
+    assert 1 <= len(headlines) <= 3
+    for item in headlines:
+        low, high = item["ci"]
+        assert low <= item["value"] <= high
+        verdict = "more" if low > 0 else "less" if high < 0 else "cannot be told apart"
+        assert verdict in item["text"], item
 
 
 def test_arms_are_compared_user_by_user_with_intervals(results):

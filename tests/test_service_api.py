@@ -181,11 +181,11 @@ def test_feedback_updates_the_next_recommendation_at_once(tmp_path):
         target = int(catalog.movie_ids[int(np.argsort(-sims)[59])])
         # No impression: it would put the movie's genres in the "recently shown" window, which the
         # policy rightly penalises (boredom) and which would blur what this test measures.
-        for event in ("click", "like", "like"):
+        for event in ("click", "like", "like", "like", "like", "like"):
             reply = c.post("/feedback", json={"user_id": 7, "movie_id": target, "event": event})
             assert reply.status_code == 200 and reply.json()["stored"] is True
         after = c.post("/recommend", json={"user_id": 7, "k": 10, "explain": False}).json()
-        assert after["user"]["profile_version"] == before["user"]["profile_version"] + 3
+        assert after["user"]["profile_version"] == before["user"]["profile_version"] + 6
         vec = catalog.vectors[catalog.row(target)]
 
         def closeness(body):
@@ -290,7 +290,7 @@ def saved_policy(tmp_path_factory):
 
 def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_policy, tmp_path):
     from recsys_utils.service.artifacts import synthetic_artifacts
-    from recsys_utils.service.rl_policy import RLBasePolicy
+    from recsys_utils.service.reranker import RLBasePolicy
 
     artifacts = synthetic_artifacts(seed=0, n_users=120, n_movies=300, with_policy=False)
     artifacts.policy, artifacts.policy_problem = RLBasePolicy.load(artifacts.catalog, saved_policy), None
@@ -333,7 +333,7 @@ def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_polic
 
 def test_policy_for_another_catalogue_is_refused(saved_policy):
     from recsys_utils.service.artifacts import MissingArtifact, synthetic_artifacts
-    from recsys_utils.service.rl_policy import RLBasePolicy
+    from recsys_utils.service.reranker import RLBasePolicy
 
     bigger = synthetic_artifacts(seed=0, n_users=60, n_movies=400, with_policy=False)
     with pytest.raises(MissingArtifact, match="lesson 04"):
@@ -393,7 +393,7 @@ def test_degraded_mode_is_reported_not_silent(tmp_path):
 ])
 def test_in_place_search_equals_the_vector_store(flt):
     from recsys_utils.service.artifacts import synthetic_artifacts
-    from recsys_utils.service.pipeline import InPlaceSearch, SearchFilter, StoreSearch
+    from recsys_utils.service.candidate_source import InPlaceSearch, SearchFilter, StoreSearch
 
     artifacts = synthetic_artifacts(seed=3)
     search_filter = None if flt is None else SearchFilter(**flt)
@@ -405,3 +405,41 @@ def test_in_place_search_equals_the_vector_store(flt):
         want_rows, want_scores = reference.search(users.vectors[row], excluded, search_filter, 25)
         assert got_rows.tolist() == want_rows.tolist()
         np.testing.assert_allclose(got_scores, want_scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"[" * 30_000 + b"]" * 30_000, ["nested too deeply"]),  # under the 64 KB body limit
+    (b'{"user_id": ' + b"7" * 5000 + b', "k": 3}', ["number", "too long"]),
+])
+def test_unparseable_json_names_the_real_cause(client, content, words):
+    headers = {"content-type": "application/json"}
+    body = assert_error(client.post("/recommend", content=content, headers=headers), 400, *words)
+    assert "utf-8" not in body["error"].lower()
+
+
+def test_a_cold_start_visitor_profile_moves_with_their_feedback(tmp_path):
+    with make_client(tmp_path / "fb.sqlite3") as c:
+        catalog = service(c).artifacts.catalog
+        profile = {"liked_movie_ids": [12], "visitor_id": 501}
+        before = c.post("/recommend", json={"profile": profile, "k": 10, "explain": False}).json()
+        assert before["user"] == {"kind": "cold_start", "user_id": None, "visitor_id": 501, "profile_version": 0}
+        vec12 = catalog.vectors[catalog.row(12)]
+        far = int(catalog.movie_ids[int(np.argsort(catalog.vectors @ vec12)[0])])  # least like movie 12
+        for event in ("click", "like", "like"):
+            ack = c.post("/feedback", json={"visitor_id": 501, "movie_id": far, "event": event}).json()
+        assert ack["profile_version"] == 3
+        after = c.post("/recommend", json={"profile": profile, "k": 10, "explain": False}).json()
+        assert after["user"]["profile_version"] == 3
+        target = catalog.vectors[catalog.row(far)]
+
+        def closeness(body):
+            return np.mean([catalog.vectors[catalog.row(m["movie_id"])] @ target for m in body["items"]])
+
+        assert closeness(after) > closeness(before) + 0.05
+        assert far not in [m["movie_id"] for m in after["items"]]
+        # Another visitor with the same profile is untouched; known users are unaffected.
+        other = c.post("/recommend", json={"profile": {**profile, "visitor_id": 502}, "k": 10, "explain": False}).json()
+        assert [m["movie_id"] for m in other["items"]] == [m["movie_id"] for m in before["items"]]
+        assert_error(c.post("/feedback", json={"visitor_id": 501, "user_id": 1, "movie_id": 1, "event": "click"}),
+                     422, "exactly one")
+        assert_error(c.post("/recommend", json={"profile": {"liked_movie_ids": [10**6]}}), 404, "liked_movie_ids")

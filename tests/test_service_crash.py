@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from recsys_utils.service.loop import free_loopback_port, process_stopped, wait_until_healthy
+from recsys_utils.service.running import free_loopback_port, process_stopped, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 

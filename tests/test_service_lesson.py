@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from recsys_utils.service.lesson import ArmRun, compare_arms, comparison_sentence
-from recsys_utils.service.loop import LoopResult
+from recsys_utils.lessons.l06_serving import ArmRun, compare_arms, comparison_sentence
+from recsys_utils.lessons.l06_simulated_users import LoopResult
 
 
 def arm(name, per_user):
@@ -19,12 +19,12 @@ def test_a_consistent_gain_is_called_a_gain_and_noise_is_not():
     runs = {"frozen": arm("frozen", base), "better": arm("better", base + 0.3), "noisy": arm("noisy", base + rng.normal(0, 1, size=base.shape))}
     gain = compare_arms(runs, "better", "frozen", n_resamples=500)
     assert gain["mean_diff"] > 0.29 and gain["ci_low"] > 0 and gain["wins"] == 60
-    assert comparison_sentence("better", "frozen", gain).startswith("better is more engaging than frozen: +0.300")
+    assert comparison_sentence("better", "frozen", gain).startswith("better gave more engagement than frozen: +0.300")
     noise = compare_arms(runs, "noisy", "frozen", n_resamples=500)
     assert noise["ci_low"] < 0 < noise["ci_high"]
     assert "cannot be told apart" in comparison_sentence("noisy", "frozen", noise)
     loss = compare_arms(runs, "frozen", "better", n_resamples=500)
-    assert comparison_sentence("frozen", "better", loss).startswith("frozen is less engaging than better")
+    assert comparison_sentence("frozen", "better", loss).startswith("frozen gave less engagement than better")
 
 
 def test_round_one_is_left_out():

@@ -1,15 +1,20 @@
 """Lesson 06: the FastAPI service with continuous learning from feedback.
 
 ``uvicorn recsys_utils.service:app`` serves the course's artefacts (settings from the
-environment, see ``app.ServiceSettings``); ``create_app(settings)`` builds another instance.
+environment, see ``settings.ServiceSettings``); ``create_app(settings)`` builds another instance.
 
-Modules: ``app`` (routes and errors), ``schemas`` (request/response models), ``artifacts``
-(start-up loading), ``pipeline`` (retrieval -> RL re-ranking -> explanation), ``learning``
-(user-state updates and background fine-tuning), ``feedback_store`` (durable SQLite log),
-``rl_policy`` (the lesson-04 policy as a re-ranker), ``loop`` (simulated users for the lesson).
+Modules: ``app`` (the factory), ``settings`` (the ``RECSYS_*`` variables), ``routes/`` (one
+router per resource), ``middleware``, ``errors`` (exceptions and their JSON answers),
+``schemas`` (request/response models), ``runtime`` (the live objects), ``artifacts`` (start-up
+loading), ``candidate_source`` (where candidates come from), ``reranker`` (the lesson-04 policy
+as a re-ranker), ``pipeline`` (retrieval -> re-ranking -> explanation), ``learning`` (user-state
+updates and background fine-tuning), ``feedback_store`` (the durable log), ``running`` (serve in
+a thread or process, wait until healthy). The lesson's simulated users live in
+``recsys_utils.lessons.l06_simulated_users``.
 """
 
-from .app import ServiceSettings, create_app
+from .app import create_app
+from .settings import ServiceSettings
 
 app = create_app()
 

@@ -9,7 +9,7 @@ RL policy              ``data/artifacts/policies/`` (JSON manifest)    lesson 04
 explainer              offline (no artefact) or OpenAI (key in env)    lesson 05
 =====================  ==============================================  ======================
 
-A missing artefact raises :class:`MissingArtifact` naming the lesson that makes it, at
+A missing artefact raises :class:`errors.MissingArtifact` naming the lesson that makes it, at
 start-up, instead of a 500 on the first request. User embeddings are recomputed here from the
 ratings and the index's vectors (``embeddings.user_embeddings``, well under a second on
 ml-100k), so they always agree with the index that is served.
@@ -22,81 +22,36 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..constants import (
-    GENRES_COL,
-    ITEM_COL,
-    LIKE_THRESHOLD,
-    RATING_COL,
-    TIMESTAMP_COL,
-    TITLE_COL,
-    USER_COL,
-    YEAR_COL,
-)
+from ..catalog import Catalog
+from ..constants import ITEM_COL, LIKE_THRESHOLD, RATING_COL, TIMESTAMP_COL, USER_COL
 from ..explain.facts import MovieFacts
+from .errors import MissingArtifact
+from .reranker import POLICY_LESSON
 
 logger = logging.getLogger(__name__)
 
 LESSONS = {
     "data": "lesson 01 (notebooks/01_data_preparation.ipynb)",
     "index": "lesson 02 (notebooks/02_embeddings_and_upsert.ipynb)",
-    "policy": "lesson 04 (notebooks/04_rl_dqn_vs_ppo.ipynb)",
+    "policy": POLICY_LESSON,
 }
 # How many of a user's best-rated movies are kept to ground explanations.
 LIKED_PER_USER = 30
 
 
-class MissingArtifact(RuntimeError):
-    """An artefact the service reads is absent; the message names the lesson that makes it."""
-
-
 @dataclass
-class MovieCatalog:
-    """Every movie the service can recommend, row-aligned arrays sorted by movie id."""
+class ServedCatalog(Catalog):
+    """The shared ``recsys_utils.catalog.Catalog`` plus what serving needs on top: the index's
+    unit vectors (row-aligned) and each movie's facts for grounded explanations."""
 
-    movie_ids: np.ndarray  # (m,) int64
-    titles: list[str]
-    years: list[int | None]
-    genres: list[tuple[str, ...]]
-    genre_names: list[str]
-    genre_matrix: np.ndarray  # (m, G) float32 multi-hot
-    popularity: np.ndarray  # (m,) float32 in [0, 1]
-    vectors: np.ndarray  # (m, d) float32 unit rows (the index's vectors)
-    facts: list[MovieFacts]
-    _row: dict[int, int] = field(default_factory=dict, repr=False)
-    _folded: list[str] = field(default_factory=list, repr=False)
-
-    def __post_init__(self) -> None:
-        self._row = {int(m): i for i, m in enumerate(self.movie_ids)}
-        self._folded = [_fold(t) for t in self.titles]
-
-    def __len__(self) -> int:
-        return len(self.movie_ids)
-
-    def row(self, movie_id: int) -> int | None:
-        return self._row.get(int(movie_id))
-
-    def rows(self, movie_ids) -> np.ndarray:
-        """Catalogue rows of ``movie_ids`` (ids the store returns); -1 for unknown ids."""
-        get = self._row.get
-        return np.fromiter((get(int(m), -1) for m in movie_ids), dtype=np.int64)
-
-    def search(self, query: str, limit: int = 10) -> list[int]:
-        """Rows whose title contains every word of ``query`` (case and accent blind),
-        exact title first, then most rated."""
-        words = _fold(query).split()
-        if not words:
-            return []
-        hits = [i for i, t in enumerate(self._folded) if all(w in t for w in words)]
-        wanted = _fold(query)
-        hits.sort(key=lambda i: (self._folded[i] != wanted, -float(self.popularity[i]), int(self.movie_ids[i])))
-        return hits[:limit]
+    vectors: np.ndarray | None = None  # (m, d) float32 unit rows
+    facts: list[MovieFacts] = field(default_factory=list)
 
     def find_title(self, title: str) -> int | None:
         """The row of a liked title given by a cold-start user (best search hit), or None."""
@@ -124,7 +79,7 @@ class UserHistory:
 
 @dataclass
 class ServiceArtifacts:
-    catalog: MovieCatalog
+    catalog: ServedCatalog
     users: UserHistory
     store: object  # recsys_utils.vectorstore.VectorStore
     policy: object | None  # a pipeline.BasePolicy, or None when re-ranking is unavailable
@@ -141,31 +96,26 @@ class ServiceArtifacts:
 
 
 def build_catalog(movies: pd.DataFrame, vectors: np.ndarray, metadata: list[dict] | None,
-                  ratings: pd.DataFrame) -> MovieCatalog:
+                  ratings: pd.DataFrame) -> ServedCatalog:
     """``movies`` sorted by id, ``vectors`` row-aligned; ``metadata`` (the index's records)
-    supplies mean rating, count and outside ratings when given."""
+    supplies mean rating, count and outside ratings when given. Movies without ratings stay in
+    the catalogue (popularity 0, no mean rating)."""
+    from ..catalog import build_catalog as shared_catalog
+
+    base = shared_catalog(movies, ratings)
     movies = movies.sort_values(ITEM_COL).reset_index(drop=True)
-    ids = movies[ITEM_COL].to_numpy(dtype=np.int64)
-    genres = [tuple(str(g) for g in gs) for gs in movies[GENRES_COL]]
-    genre_names = sorted({g for gs in genres for g in gs})
-    col = {g: j for j, g in enumerate(genre_names)}
-    matrix = np.zeros((len(ids), len(genre_names)), dtype=np.float32)
-    for i, gs in enumerate(genres):
-        matrix[i, [col[g] for g in gs]] = 1.0
-    stats = ratings.groupby(ITEM_COL)[RATING_COL].agg(["mean", "count"]).reindex(ids)
+    stats = ratings.groupby(ITEM_COL)[RATING_COL].agg(["mean", "count"]).reindex(base.movie_ids)
     counts = stats["count"].fillna(0).to_numpy(dtype=np.float64)
-    popularity = (np.log1p(counts) / max(np.log1p(counts.max()), 1e-9)).astype(np.float32)
-    years = [None if pd.isna(y) else int(y) for y in movies[YEAR_COL]]
     facts = []
-    for i, movie_id in enumerate(ids):
+    for i, movie_id in enumerate(base.movie_ids):
         meta = metadata[i] if metadata is not None else {}
         mean = meta.get("mean_rating", stats["mean"].iloc[i])
         facts.append(
             MovieFacts(
                 movie_id=int(movie_id),
-                title=str(movies[TITLE_COL].iloc[i]),
-                year=years[i],
-                genres=genres[i],
+                title=base.titles[i],
+                year=base.years[i],
+                genres=base.genre_list(i),
                 mean_rating=None if mean is None or pd.isna(mean) else round(float(mean), 2),
                 n_ratings=int(counts[i]) if counts[i] else None,
                 imdb_rating=_number(meta.get("imdb_rating")),
@@ -174,11 +124,11 @@ def build_catalog(movies: pd.DataFrame, vectors: np.ndarray, metadata: list[dict
         )
     vectors = np.asarray(vectors, dtype=np.float32)
     vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    return MovieCatalog(ids, movies[TITLE_COL].astype(str).tolist(), years, genres, genre_names, matrix,
-                        popularity, vectors, facts)
+    return ServedCatalog(base.movie_ids, base.genres, base.genre_names, base.popularity, base.titles, base.years,
+                         vectors=vectors, facts=facts)
 
 
-def build_user_history(ratings: pd.DataFrame, catalog: MovieCatalog) -> UserHistory:
+def build_user_history(ratings: pd.DataFrame, catalog: ServedCatalog) -> UserHistory:
     from ..embeddings import user_embeddings
 
     frame = pd.DataFrame({ITEM_COL: catalog.movie_ids})
@@ -206,13 +156,6 @@ def _number(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if not np.isfinite(number) else number
-
-
-def _fold(text: str) -> str:
-    import unicodedata
-
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9 ]+", " ", text.lower()).strip()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,7 +198,7 @@ def load_course_artifacts(dataset: str = "ml-100k", backend: str = "auto", expla
         policy=policy,
         policy_problem=problem,
         explainer=make_explainer(explainer, seed=seed),
-        encode_text=_lazy_minilm(),
+        encode_text=_minilm_encoder(),
         source=f"course data ({data.source}), {store.backend} vector store",
         dataset=dataset,
     )
@@ -285,12 +228,12 @@ def _open_index(backend: str, n_movies: int):
     return store
 
 
-def _load_policy(catalog: MovieCatalog, required: bool, path):
+def _load_policy(catalog: ServedCatalog, required: bool, path):
     """The RL policy adapter, or (None, reason). Imported lazily: torch is heavy."""
-    from .pipeline import load_rl_policy
+    from .reranker import load_reranker
 
     try:
-        return load_rl_policy(catalog, path), None
+        return load_reranker(catalog, path), None
     except (ImportError, AttributeError, NotImplementedError) as error:
         reason = f"the RL serving module is unavailable ({type(error).__name__}: {error})"
     except FileNotFoundError as error:
@@ -301,20 +244,14 @@ def _load_policy(catalog: MovieCatalog, required: bool, path):
     return None, reason
 
 
-def _lazy_minilm() -> Callable[[list[str]], np.ndarray]:
-    """Free-text encoder for cold start; MiniLM loads on first use (about 2 s), once."""
-    lock = threading.Lock()
-    holder: dict[str, object] = {}
+def _minilm_encoder() -> Callable[[list[str]], np.ndarray]:
+    """Free-text encoder for cold start, loaded now (start-up) and warmed with one sentence, so
+    the first free-text request does not pay MiniLM's ~2 s load."""
+    from ..embeddings import Embedder
 
-    def encode(texts: list[str]) -> np.ndarray:
-        with lock:
-            if "embedder" not in holder:
-                from ..embeddings import Embedder
-
-                holder["embedder"] = Embedder(show_progress_bar=False)
-        return holder["embedder"].encode(texts)
-
-    return encode
+    embedder = Embedder(show_progress_bar=False)
+    embedder.encode(["warm-up"])
+    return embedder.encode
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,15 +264,15 @@ def synthetic_artifacts(seed: int = 0, n_users: int = 60, n_movies: int = 200, w
 
     Its text encoder maps genre words in the text to the mean vector of that genre's movies
     (MiniLM's 384-d space does not match the synthetic 32-d vectors). ``with_policy`` adds
-    :class:`pipeline.LinearPolicy`, a fixed linear scorer over the policy features, so the
+    :class:`recsys_utils.testing.LinearPolicy`, a fixed linear scorer over the policy features, so the
     re-ranking step runs; it is a test double, reported as such by /health.
     """
     from ..explain import OfflineExplainer
     from ..explain import genres as genre_words
     from ..movie_index import movie_metadata
     from ..rl.synthetic import synthetic_movielens
+    from ..testing import LinearPolicy
     from ..vectorstore import open_store
-    from .pipeline import LinearPolicy
 
     movies, ratings, vectors = synthetic_movielens(n_users=n_users, n_movies=n_movies, seed=seed)
     store = open_store("local", name="movies", dimension=vectors.shape[1], in_memory=True)
@@ -343,7 +280,7 @@ def synthetic_artifacts(seed: int = 0, n_users: int = 60, n_movies: int = 200, w
     store.upsert(zip([str(int(m)) for m in movies[ITEM_COL]], vectors, metadata, strict=True))
     catalog = build_catalog(movies, vectors, metadata, ratings)
     users = build_user_history(ratings, catalog)
-    centroids = {genre_words.genre_key(g): catalog.vectors[catalog.genre_matrix[:, j] > 0].mean(axis=0)
+    centroids = {genre_words.genre_key(g): catalog.vectors[catalog.genres[:, j] > 0].mean(axis=0)
                  for j, g in enumerate(catalog.genre_names)}
 
     def encode(texts: list[str]) -> np.ndarray:

@@ -25,15 +25,10 @@ from ..explain.facts import LikedMovie, UserContext
 # The policy was trained on the RL environment's features; the service computes the
 # "recent-genre overlap" feature with the same function so the two cannot drift apart.
 from ..rl.simulator import genre_overlap
+from . import learning
+from .candidate_source import SearchFilter, candidate_source
+from .errors import BadRequest, NotFound
 from .learning import design_matrix, standardise
-
-
-class NotFound(LookupError):
-    """An id in the request is unknown (-> 404)."""
-
-
-class BadRequest(ValueError):
-    """The request is well-formed but cannot be served as asked (-> 422)."""
 
 
 @dataclass
@@ -61,120 +56,6 @@ class SimilarityOrder:
         return ctx.similarity.astype(np.float64)
 
 
-class LinearPolicy:
-    """A fixed linear scorer over the candidate features: the synthetic world's test double
-    for the RL policy (tests must not train an agent), never loaded for the course data."""
-
-    kind = "linear test policy (synthetic world)"
-    version = "linear-test"
-
-    def __init__(self, weights: np.ndarray):
-        self.weights = np.asarray(weights, dtype=np.float64)
-
-    @classmethod
-    def default(cls, catalog) -> LinearPolicy:
-        weights = np.zeros(3 + len(catalog.genre_names))
-        weights[:3] = (1.0, 0.3, -0.8)  # similar, somewhat popular, not what was just shown
-        return cls(weights)
-
-    def score(self, ctx: CandidateContext) -> np.ndarray:
-        return ctx.features @ self.weights
-
-
-def load_rl_policy(catalog, path=None):
-    """The lesson-04 policy wrapped as a base policy (raises FileNotFoundError when absent)."""
-    from .rl_policy import RLBasePolicy
-
-    return RLBasePolicy.load(catalog, path)
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    """The request's filters; each search strategy translates them (Pinecone syntax or a mask)."""
-
-    genres: tuple[str, ...] = ()  # canonical genre names; a movie matches when it has ANY of them
-    year_min: int | None = None
-    year_max: int | None = None
-    exclude_movie_ids: tuple[int, ...] = ()
-
-    def as_store_filter(self) -> dict | None:
-        parts = []
-        if self.genres:
-            parts.append({"genres": {"$in": list(self.genres)}})
-        if self.year_min is not None:
-            parts.append({"year": {"$gte": self.year_min}})
-        if self.year_max is not None:
-            parts.append({"year": {"$lte": self.year_max}})
-        if self.exclude_movie_ids:
-            parts.append({"movie_id": {"$nin": list(self.exclude_movie_ids)}})
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else {"$and": parts}
-
-
-class StoreSearch:
-    """Ask the vector store (Pinecone or embedded) with its filter language, over-fetching by
-    the number of excluded movies and dropping them afterwards."""
-
-    def __init__(self, store, catalog):
-        self.store, self.catalog = store, catalog
-
-    def search(self, vector: np.ndarray, excluded: np.ndarray, flt: SearchFilter | None, n: int):
-        fetch = min(len(self.catalog), n + len(excluded))
-        query_filter = flt.as_store_filter() if flt is not None else None
-        ids, scores = self.store.query_many(vector[None, :], fetch, filter=query_filter)
-        ids, scores = ids[0], scores[0]
-        present = ids != ""
-        rows = self.catalog.rows(ids[present])
-        scores = scores[present]
-        keep = (rows >= 0) & ~np.isin(rows, excluded)
-        return rows[keep][:n], scores[keep][:n].astype(np.float32)
-
-
-class InPlaceSearch:
-    """Exact cosine search over the index's own vectors, held in memory since start-up.
-
-    Used for the embedded store only: that store *is* an exact NumPy search over these same
-    vectors, so the results are identical (``tests/test_service_api.py`` compares them), but a
-    heavy MovieLens user has rated ~700 movies, and over-fetching that many ids through
-    ``query_many`` cost ~1.6 ms per request (string ids, metadata columns) against ~0.1 ms here.
-    """
-
-    def __init__(self, catalog):
-        self.catalog = catalog
-        self.years = np.array([-1 if y is None else y for y in catalog.years], dtype=np.int64)
-        self.genre_col = {g: j for j, g in enumerate(catalog.genre_names)}
-
-    def mask(self, flt: SearchFilter) -> np.ndarray:
-        keep = np.ones(len(self.catalog), dtype=bool)
-        if flt.genres:
-            cols = [self.genre_col[g] for g in flt.genres]
-            keep &= self.catalog.genre_matrix[:, cols].any(axis=1)
-        # A movie without a year never passes a year bound (Pinecone: a missing field fails $gte).
-        if flt.year_min is not None:
-            keep &= (self.years >= 0) & (self.years >= flt.year_min)
-        if flt.year_max is not None:
-            keep &= (self.years >= 0) & (self.years <= flt.year_max)
-        if flt.exclude_movie_ids:
-            rows = self.catalog.rows(flt.exclude_movie_ids)
-            keep[rows[rows >= 0]] = False
-        return keep
-
-    def search(self, vector: np.ndarray, excluded: np.ndarray, flt: SearchFilter | None, n: int):
-        norm = float(np.linalg.norm(vector))
-        scores = self.catalog.vectors @ (vector / max(norm, 1e-12))
-        allowed = np.ones(len(scores), dtype=bool) if flt is None else self.mask(flt)
-        allowed[excluded] = False
-        candidates = np.flatnonzero(allowed)
-        if len(candidates) > n:
-            part = np.argpartition(-scores[candidates], n - 1)[:n]
-            candidates = candidates[part]
-        # Best first; ties by catalogue row (= movie id order), like the store.
-        order = np.lexsort((candidates, -scores[candidates]))
-        rows = candidates[order]
-        return rows, scores[rows].astype(np.float32)
-
-
 class ExplanationCache:
     """Bounded LRU memo of explanations, keyed by everything the explainer reads."""
 
@@ -196,6 +77,11 @@ class ExplanationCache:
         return value
 
 
+def visitor_key(visitor_id: int) -> int:
+    """Cold-start visitors are logged under negative ids: they never collide with known users."""
+    return -int(visitor_id)
+
+
 class Recommender:
     def __init__(self, artifacts, states, learner, pool_size: int = 50, window: int = 5, liked_in_context: int = 5):
         self.artifacts = artifacts
@@ -208,9 +94,7 @@ class Recommender:
         self.window = window
         self.liked_in_context = liked_in_context
         self.explanations = ExplanationCache()
-        store = artifacts.store
-        self.search = InPlaceSearch(self.catalog) if getattr(store, "backend", "") == "local" else \
-            StoreSearch(store, self.catalog)
+        self.search = candidate_source(artifacts.store, self.catalog)
         self._cacheable = getattr(artifacts.explainer, "name", "") == "offline"
         self._genre_col = {g.lower(): j for j, g in enumerate(self.catalog.genre_names)}
         # Remembered per user: the design row of each movie offered by the latest /recommend,
@@ -233,7 +117,8 @@ class Recommender:
         snap["excluded"] = np.union1d(self.users.rated[row], np.asarray(snap["consumed"], dtype=np.int64))
         return snap
 
-    def cold_start_user(self, liked_titles: list[str], genres: list[str], wish: str | None) -> dict:
+    def cold_start_user(self, liked_titles: list[str], genres: list[str], wish: str | None,
+                        liked_movie_ids=(), visitor_id: int | None = None) -> dict:
         parts, unknown_titles = [], []
         liked_rows = []
         for title in liked_titles:
@@ -244,6 +129,10 @@ class Recommender:
                 liked_rows.append(row)
         if unknown_titles:
             raise NotFound(f"no movie title matches {unknown_titles}; look titles up with GET /movies/search?q=...")
+        unknown_ids = [int(m) for m in liked_movie_ids if self.catalog.row(m) is None]
+        if unknown_ids:
+            raise NotFound(f"unknown liked_movie_ids {unknown_ids[:5]}; find ids with GET /movies/search?q=...")
+        liked_rows += [self.catalog.row(m) for m in liked_movie_ids]
         self.check_genres(genres, "profile.genres")
         if liked_rows:
             parts.append(self.catalog.vectors[liked_rows].mean(axis=0))
@@ -256,11 +145,20 @@ class Recommender:
                 if np.linalg.norm(vector) > 0:
                     parts.append(vector / np.linalg.norm(vector))
         if not parts:
-            raise BadRequest("the cold-start profile says nothing usable: give liked_titles, genres or a wish "
-                             "(the wish named no genre this catalogue knows)")
+            raise BadRequest("the cold-start profile says nothing usable: give liked_titles, liked_movie_ids, genres "
+                             "or a wish (the wish named no genre this catalogue knows)")
         vector = np.mean(parts, axis=0)
+        vector = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
         wish_text = "; ".join(t for t in ([wish] if wish else []) + ([", ".join(genres)] if genres else [])) or None
-        return {"vector": vector.astype(np.float32), "excluded": np.asarray(sorted(set(liked_rows)), dtype=np.int64),
+        excluded = np.asarray(sorted(set(liked_rows)), dtype=np.int64)
+        if visitor_id is not None:
+            # Each liked movie counts as one rated movie; the visitor's clicks and likes move the
+            # profile from there (the online update of lesson 06, section 4).
+            prior = learning.PROFILE_WEIGHT_PER_LIKED * max(len(liked_rows), 1)
+            user = self.states.visitor_snapshot(visitor_key(visitor_id), vector, prior, excluded)
+            user["wish"] = wish_text
+            return user
+        return {"vector": vector, "excluded": excluded,
                 "window_rows": (), "last_feedback": np.zeros(3, np.float32), "counts": np.zeros(3, np.float32),
                 "step": 0, "version": 0, "wish": wish_text}
 
@@ -271,7 +169,8 @@ class Recommender:
         return [self.catalog.genre_names[self._genre_col[g.lower()]] for g in genres]
 
     # -- the pipeline ----------------------------------------------------------------------
-    def recommend(self, user: dict, k: int, flt: SearchFilter | None, user_id: int | None, explain: bool = True) -> dict:
+    def recommend(self, user: dict, k: int, flt: SearchFilter | None, user_id: int | None, explain: bool = True,
+                  offer_key: int | None = None) -> dict:
         ctx = self.retrieve(user, flt)
         head = self.learner.head  # one read: the whole request uses one policy version
         version = f"{self.learner.base_version}+ft{head.version}"
@@ -281,10 +180,11 @@ class Recommender:
         design = design_matrix(standardise(base), ctx.features)
         final = head.score(design)
         order = np.lexsort((np.arange(len(final)), -final))[:k]
-        if user_id is not None:
+        offer_key = user_id if offer_key is None else offer_key
+        if offer_key is not None:
             offered = {int(self.catalog.movie_ids[ctx.rows[i]]): tuple(design[i]) for i in range(len(ctx.rows))}
             with self._offered_lock:
-                self._offered[user_id] = offered
+                self._offered[offer_key] = offered
         items = []
         for i in order:
             row = int(ctx.rows[i])
@@ -298,7 +198,7 @@ class Recommender:
     def retrieve(self, user: dict, flt: SearchFilter | None) -> CandidateContext:
         excluded = np.asarray(user["excluded"], dtype=np.int64)
         rows, scores = self.search.search(np.asarray(user["vector"], np.float32), excluded, flt, self.pool_size)
-        genres = self.catalog.genre_matrix
+        genres = self.catalog.genres
         window_rows = np.asarray(user["window_rows"], dtype=np.int64)
         window_counts = genres[window_rows].sum(axis=0) if len(window_rows) else np.zeros(genres.shape[1], np.float32)
         overlap = genre_overlap(genres[rows], window_counts, self.window) if len(rows) else np.zeros(0)
@@ -321,7 +221,7 @@ class Recommender:
 
         def make():
             target = set(movie.genres)
-            ranked = sorted(liked_rows, key=lambda p: (-len(target & set(self.catalog.genres[p[0]])), -p[1]))
+            ranked = sorted(liked_rows, key=lambda p: (-len(target & set(self.catalog.facts[p[0]].genres)), -p[1]))
             liked = tuple(LikedMovie(self.catalog.facts[r], stars) for r, stars in ranked[: self.liked_in_context]
                           if r != row)
             context = UserContext(user_id=int(user_id or 0), liked=liked, wish=user.get("wish"))

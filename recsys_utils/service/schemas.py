@@ -18,6 +18,14 @@ EVENTS = ("impression", "click", "watch", "like", "dislike")
 _STRICT = ConfigDict(strict=True, extra="forbid")
 
 
+class ErrorResponse(BaseModel):
+    error: str = Field(description="what was wrong and what to do")
+    detail: list | None = Field(None, description="one entry per invalid field, for validation errors")
+
+
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 404, 413, 422, 503)}
+
+
 class Filters(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid",
                               json_schema_extra={"examples": [{"genres": ["Comedy"], "year_min": 1990}]})
@@ -39,13 +47,18 @@ class ColdStartProfile(BaseModel):
 
     liked_titles: list[str] = Field(default_factory=list, max_length=MAX_LIST,
                                     description="titles of movies the person liked (looked up like /movies/search)")
+    liked_movie_ids: list[int] = Field(default_factory=list, max_length=MAX_LIST,
+                                       description="ids of movies the person liked (from /movies/search)")
+    visitor_id: int | None = Field(None, ge=1, le=2**31 - 1,
+                                   description="a client-chosen id for this visitor: their feedback (sent with the "
+                                               "same visitor_id) then moves the profile from request to request")
     genres: list[str] = Field(default_factory=list, max_length=MAX_LIST)
     wish: str | None = Field(None, max_length=MAX_TEXT, description="free text, e.g. 'a funny space adventure'")
 
     @model_validator(mode="after")
     def _not_empty(self):
-        if not (self.liked_titles or self.genres or (self.wish and self.wish.strip())):
-            raise ValueError("a cold-start profile needs liked_titles, genres or a wish")
+        if not (self.liked_titles or self.liked_movie_ids or self.genres or (self.wish and self.wish.strip())):
+            raise ValueError("a cold-start profile needs liked_titles, genres or a wish (or liked_movie_ids)")
         if any(not t.strip() or len(t) > 200 for t in self.liked_titles):
             raise ValueError("liked_titles must be non-empty titles of at most 200 characters")
         return self
@@ -57,9 +70,8 @@ class RecommendRequest(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"user_id": 196, "k": 5},
-                {"profile": {"liked_titles": ["Toy Story"], "wish": "something funny"}, "k": 5,
-                 "filters": {"year_min": 1990}},
+                {"user_id": 1, "k": 5},
+                {"profile": {"wish": "something funny"}, "k": 5, "filters": {"year_min": 1990}},
             ],
             # Exactly one of user_id / profile, stated in the schema so clients (and the fuzzer) know.
             "oneOf": [
@@ -100,14 +112,7 @@ class RecommendedMovie(BaseModel):
 
 
 class RecommendResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "policy_version": "dqn-seed0+ft2", "user": {"kind": "known", "user_id": 196, "profile_version": 3},
-        "items": [{"movie_id": 50, "title": "Star Wars", "year": 1977, "genres": ["Action", "Sci-Fi"],
-                   "score": 1.7, "similarity": 0.71,
-                   "explanation": {"text": "You enjoyed The Empire Strikes Back, so ...", "explainer": "offline",
-                                   "faithful": True, "cited_facts": ["The Empire Strikes Back"]}}],
-        "degraded": []}]})
-
+    # Examples with a real movie are filled in from the served catalogue (openapi_examples).
     policy_version: str
     user: dict
     items: list[RecommendedMovie]
@@ -119,18 +124,25 @@ class FeedbackRequest(BaseModel):
         strict=True,
         extra="forbid",
         json_schema_extra={"examples": [
-            {"user_id": 196, "movie_id": 50, "event": "click"},
-            {"user_id": 196, "movie_id": 50, "event": "watch", "watch_fraction": 0.8},
+            {"user_id": 1, "movie_id": 1, "event": "click"},
+            {"user_id": 1, "movie_id": 1, "event": "watch", "watch_fraction": 0.8},
+            {"visitor_id": 7, "movie_id": 1, "event": "like"},
+        ], "oneOf": [
+            {"required": ["user_id"], "not": {"required": ["visitor_id"]}},
+            {"required": ["visitor_id"], "not": {"required": ["user_id"]}},
         ]},
     )
 
-    user_id: int = Field(ge=1, le=2**31 - 1)
+    user_id: int | None = Field(None, ge=1, le=2**31 - 1, description="a known user; or give visitor_id")
+    visitor_id: int | None = Field(None, ge=1, le=2**31 - 1, description="a cold-start visitor (see profile.visitor_id)")
     movie_id: int = Field(ge=1, le=2**31 - 1)
     event: Literal["impression", "click", "watch", "like", "dislike"]
     watch_fraction: float | None = Field(None, ge=0.0, le=1.0, description="required for `watch`, 0..1")
 
     @model_validator(mode="after")
     def _fraction_only_for_watch(self):
+        if (self.user_id is None) == (self.visitor_id is None):
+            raise ValueError("give exactly one of user_id (a known user) or visitor_id (a cold-start visitor)")
         if self.event == "watch" and self.watch_fraction is None:
             raise ValueError("a watch event needs watch_fraction between 0 and 1")
         if self.event != "watch" and self.watch_fraction is not None:
@@ -140,11 +152,12 @@ class FeedbackRequest(BaseModel):
 
 class FeedbackResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"event_id": 17, "stored": True, "policy_version": "dqn-seed0+ft2", "profile_version": 4,
+        {"event_id": 17, "stored": True, "duplicate": False, "policy_version": "dqn-seed0+ft2", "profile_version": 4,
          "events_until_fine_tune": 183}]})
 
     event_id: int
     stored: bool = Field(description="true once the event is durably on disk")
+    duplicate: bool = Field(False, description="the Idempotency-Key was seen before: the event was stored once")
     policy_version: str
     profile_version: int
     events_until_fine_tune: int | None
@@ -160,11 +173,6 @@ class MovieOut(BaseModel):
 
 
 class MovieSearchResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"query": "star wars", "policy_version": "dqn-seed0+ft0", "results": [
-            {"movie_id": 50, "title": "Star Wars", "year": 1977, "genres": ["Action", "Sci-Fi"],
-             "mean_rating": 4.36, "n_ratings": 583}]}]})
-
     query: str
     policy_version: str
     results: list[MovieOut]
@@ -176,10 +184,7 @@ class HealthResponse(BaseModel):
     reranking: dict
     explainer: str
     feedback_events: int
+    store: dict = Field(default_factory=dict, description="the shared state store and whether it answers")
     learner: dict
     source: str
-
-
-class ErrorResponse(BaseModel):
-    error: str = Field(description="what was wrong and what to do")
-    detail: list | None = Field(None, description="one entry per invalid field, for validation errors")
+    worker_pid: int = Field(0, description="the process that answered (one of uvicorn's workers)")

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .app import ServiceSettings, create_app
-from .learning import LearnerConfig
-from .loop import ClosedLoop, LoopResult, serve_in_thread
+from ..service import ServiceSettings, create_app
+from ..service.learning import LearnerConfig
+from ..service.running import serve_in_thread
+from .l06_simulated_users import ClosedLoop, LoopResult
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def prepare_course_artifacts(data, explainer: str = "auto", seed: int = 42):
     (lesson 02's ``ensure_movie_index``). Without a trained RL policy the service runs with
     re-ranking by retrieval order only, and says so (``artifacts.policy_problem``)."""
     from ..movie_index import ensure_movie_index
-    from .artifacts import load_course_artifacts
+    from ..service.artifacts import load_course_artifacts
 
     ensure_movie_index(data)
     return load_course_artifacts(data.name, explainer=explainer, require_policy=False, seed=seed)
@@ -37,6 +38,30 @@ def simulated_population(data, splits, n_users: int, seed: int = 42, rank: int =
     users = np.sort(rng.choice(splits.test_users, size=min(n_users, len(splits.test_users)), replace=False))
     return users, fit_rating_model(data.ratings, rank=rank, seed=seed)
 
+
+def cold_start_profiles(data, users, seed: int = 42, liked_threshold: float = 4.0) -> dict[int, list[int]]:
+    """1-3 movies each user rated ``liked_threshold`` or more (drawn per user): what a new
+    visitor might type in. Users without such a rating get their best-rated movie."""
+    from ..constants import ITEM_COL, RATING_COL, USER_COL
+
+    profiles = {}
+    ratings = data.ratings[data.ratings[USER_COL].isin(users)]
+    for user, group in ratings.groupby(USER_COL):
+        rng = np.random.default_rng([seed, int(user)])
+        liked = group.loc[group[RATING_COL] >= liked_threshold, ITEM_COL].to_numpy()
+        if len(liked) == 0:
+            liked = group.sort_values(RATING_COL, ascending=False)[ITEM_COL].to_numpy()[:1]
+        size = int(rng.integers(1, 4))
+        profiles[int(user)] = sorted(int(m) for m in rng.choice(liked, size=min(size, len(liked)), replace=False))
+    return profiles
+
+
+COLD_START_ARMS = {
+    # The visitor's profile moves with every click, watch and like (the online update).
+    "online updates": dict(enabled=False, update_embeddings=True),
+    # The same service with the profile frozen at the liked titles.
+    "frozen": dict(enabled=False, update_embeddings=False),
+}
 
 ARMS = {
     # Everything on: embeddings move at once, the head is fine-tuned in the background.
@@ -58,7 +83,7 @@ class ArmRun:
 
 
 def run_arms(artifacts, users, rating_model, rounds: int, slate: int, fine_tune_every: int, work_dir: Path,
-             seed: int = 42, arms: dict | None = None) -> dict[str, ArmRun]:
+             seed: int = 42, arms: dict | None = None, profiles: dict[int, list[int]] | None = None) -> dict[str, ArmRun]:
     """One fresh service per arm (own feedback log, same artefacts), the same simulated users."""
     import httpx
 
@@ -74,7 +99,8 @@ def run_arms(artifacts, users, rating_model, rounds: int, slate: int, fine_tune_
                                    learner=config, seed=seed)
         running = serve_in_thread(create_app(settings))
         try:
-            loop = ClosedLoop(users, rating_model, artifacts.catalog.genre_names, seed=seed, slate=slate)
+            loop = ClosedLoop(users, rating_model, artifacts.catalog.genre_names, seed=seed, slate=slate,
+                              profiles=profiles)
             learner = running.service.learner
 
             def between_rounds(_round: int, learner=learner) -> None:
@@ -137,9 +163,9 @@ def comparison_sentence(a: str, b: str, comparison: dict[str, float]) -> str:
     """One plain sentence for the lesson, decided by the confidence interval, not by hope."""
     low, high, diff = comparison["ci_low"], comparison["ci_high"], comparison["mean_diff"]
     if low > 0:
-        verdict = f"{a} is more engaging than {b}"
+        verdict = f"{a} gave more engagement than {b}"
     elif high < 0:
-        verdict = f"{a} is less engaging than {b}"
+        verdict = f"{a} gave less engagement than {b}"
     else:
         verdict = f"{a} and {b} cannot be told apart"
     return (f"{verdict}: {diff:+.3f} engagement per user and round (95% CI {low:+.3f} to {high:+.3f}, "

@@ -14,93 +14,12 @@ services facing the same users see the same randomness for as long as they show 
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..rl.simulator import SimulatorConfig, UserResponseModel
-
-
-@dataclass
-class RunningService:
-    base_url: str
-    server: object
-    thread: threading.Thread
-    app: object
-
-    @property
-    def service(self):
-        return self.app.state.service
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_healthy(base_url: str, stopped=lambda: None, timeout: float = 60.0) -> None:
-    """Block until ``GET /health`` answers 200.
-
-    ``stopped()`` says why the server can no longer come up (a string) or returns None while it
-    may; it is asked between attempts. Raises ``RuntimeError`` with that reason, or
-    ``TimeoutError`` when nothing answered within ``timeout`` seconds.
-    """
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        reason = stopped()
-        if reason:
-            raise RuntimeError(reason)
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise TimeoutError(f"the service did not answer {base_url}/health within {timeout:.0f} s")
-
-
-def process_stopped(process):
-    """A ``stopped`` check for a server started with ``subprocess.Popen(..., stderr=PIPE)``."""
-
-    def stopped() -> str | None:
-        if process.poll() is None:
-            return None
-        stderr = process.stderr.read().decode(errors="replace")[-3000:] if process.stderr else ""
-        return f"the service exited at start-up:\n{stderr}"
-
-    return stopped
-
-
-def serve_in_thread(app, port: int | None = None, timeout: float = 120.0) -> RunningService:
-    """Run ``app`` with uvicorn on 127.0.0.1 in a daemon thread; returns once it answers."""
-    import uvicorn
-
-    port = port or free_loopback_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(
-            base_url,
-            lambda: None if thread.is_alive() else
-            "the service stopped during start-up; see the log above for the missing artefact",
-            timeout,
-        )
-    except TimeoutError:
-        server.should_exit = True
-        raise
-    return RunningService(base_url, server, thread, app)
 
 
 def _boredom(config: SimulatorConfig, genres: np.ndarray, window_counts: np.ndarray) -> float:
@@ -132,7 +51,10 @@ class ClosedLoop:
     """Simulated users (ids known to the service) with their ground-truth rating model."""
 
     def __init__(self, user_ids, rating_model, genre_names: list[str], config: SimulatorConfig | None = None,
-                 seed: int = 42, slate: int = 5):
+                 seed: int = 42, slate: int = 5, profiles: dict[int, list[int]] | None = None):
+        """``profiles`` (user id -> liked movie ids) makes every user a cold-start visitor: the
+        service sees only that profile and the visitor's own feedback, never their history."""
+        self.profiles = profiles
         self.user_ids = [int(u) for u in user_ids]
         self.rating_model = rating_model
         self.config = config or SimulatorConfig()
@@ -145,6 +67,13 @@ class ClosedLoop:
         vector = np.zeros(len(self.genre_col), dtype=np.float32)
         vector[[self.genre_col[g] for g in names if g in self.genre_col]] = 1.0
         return vector
+
+    def _who(self, user_id: int, request: bool = False) -> dict:
+        if self.profiles is None:
+            return {"user_id": user_id}
+        if request:
+            return {"profile": {"liked_movie_ids": self.profiles[user_id], "visitor_id": user_id}}
+        return {"visitor_id": user_id}
 
     def run(self, base_url: str, rounds: int, on_round=None) -> LoopResult:
         import httpx
@@ -159,7 +88,8 @@ class ClosedLoop:
                 user_totals = []
                 for user in users:
                     user_total = 0.0
-                    reply = http.post("/recommend", json={"user_id": user.user_id, "k": self.slate, "explain": False})
+                    reply = http.post("/recommend", json={**self._who(user.user_id, request=True), "k": self.slate,
+                                                          "explain": False})
                     reply.raise_for_status()
                     body = reply.json()
                     requests += 1
@@ -177,7 +107,7 @@ class ClosedLoop:
                         if like:
                             events.append({"event": "like"})
                         for event in events:
-                            http.post("/feedback", json={"user_id": user.user_id, "movie_id": movie["movie_id"],
+                            http.post("/feedback", json={**self._who(user.user_id), "movie_id": movie["movie_id"],
                                                          **event}).raise_for_status()
                             requests += 1
                         user_total += self.response.reward(click, watch, like)

@@ -18,9 +18,17 @@ import threading
 
 import numpy as np
 
-from .artifacts import LESSONS, MissingArtifact
+from .errors import MissingArtifact
+
+POLICY_LESSON = "lesson 04 (notebooks/04_rl_dqn_vs_ppo.ipynb)"
 
 _thread_state = threading.local()
+
+
+def load_reranker(catalog, path=None):
+    """The one place the service obtains its base re-ranker from ``recsys_utils.rl``
+    (raises FileNotFoundError when lesson 04 has not saved a policy)."""
+    return RLBasePolicy.load(catalog, path)
 
 
 def _one_torch_thread() -> None:
@@ -49,7 +57,7 @@ class RLBasePolicy:
         if len(missing):
             raise MissingArtifact(
                 f"the saved policy was trained on another catalogue ({len(missing)} served movies unknown to it, "
-                f"e.g. {missing[:3].tolist()}); rerun {LESSONS['policy']} on this dataset"
+                f"e.g. {missing[:3].tolist()}); rerun {POLICY_LESSON} on this dataset"
             )
 
     @classmethod
