@@ -33,19 +33,14 @@ def lesson_users(train: pd.DataFrame, n: int, seed: int, min_ratings: int = 20) 
     return sorted(int(u) for u in rng.choice(eligible, size=min(n, len(eligible)), replace=False))
 
 
-def candidate_pools(data, train: pd.DataFrame, users: list[int], k: int, seed: int) -> tuple[dict[int, list[int]], str]:
-    """Each user's candidates, best first, and a sentence naming their source.
+def candidate_pools(data, splits, users: list[int], k: int, seed: int,
+                    budget: str = "full") -> tuple[dict[int, list[int]], str]:
+    """Each user's candidates from the course's candidate generator (lesson 03), best first."""
+    from ..candidates import ensure_candidate_generator
 
-    The one place the candidate source is chosen: today the taste-vector retrieval from the
-    movie index of lesson 02 (``explain.candidates``); the course's candidate generator
-    (``recsys_utils.candidates``) replaces it here.
-    """
-    from ..explain.candidates import retrieve_candidates
-    from ..movie_index import ensure_movie_index
-
-    store = ensure_movie_index(data)
-    pools = {u: retrieve_candidates(store, train, u, k) for u in users}
-    return pools, "taste-vector retrieval from the lesson-02 movie index (MiniLM)"
+    generator = ensure_candidate_generator(data, splits, seed=seed, budget=budget)
+    pools = {u: [int(i) for i in c.movie_ids] for u, c in zip(users, generator.for_users(users, k), strict=True)}
+    return pools, "the course's candidate generator (lesson 03: collaborative and text retrieval, fused)"
 
 
 def rerank_with_policy(pools: dict[int, list[int]], train: pd.DataFrame) -> tuple[dict[int, list[int]], str]:
