@@ -32,7 +32,7 @@ def test_smoke_run_explains_with_the_local_model_and_records_a_measured_check(le
     for name in ("draft_faithful", "fallback"):
         figure = metrics["llm"][name]
         assert figure["n"] >= 1 and 0 <= figure["ci"][0] <= figure["rate"] <= figure["ci"][1] <= 1
-    assert metrics["llm"]["completion_tokens"]["mean"] <= recorded["parameters"]["MAX_TOKENS"]
+    assert metrics["llm"]["completion_tokens"]["mean"] <= recorded["parameters"]["GENERATION_LIMIT"]
     assert metrics["llm_part_s"] > 0 and set(metrics["by_hand"]) == {"naive prompt", "grounded prompt"}
     check = metrics["check"]
     assert check["false_alarm_rate"] == 0.0
