@@ -58,8 +58,11 @@ def rerank_with_policy(pools: dict[int, list[int]], train: pd.DataFrame) -> tupl
     ranked = {}
     for user_id, pool in pools.items():
         history = train[train[USER_COL] == user_id].sort_values(TIMESTAMP_COL)
-        state = rl.UserState(recent_movie_ids=[int(i) for i in history[ITEM_COL].tail(10) if int(i) in known])
-        ranked[user_id] = rl.rank_candidates(policy, state, pool)
+        recent = [int(i) for i in history[ITEM_COL].tail(10) if int(i) in known]
+        if not recent or not pool:  # nothing for the policy to read: keep the generator's order
+            ranked[user_id] = pool
+            continue
+        ranked[user_id] = rl.rank_candidates(policy, rl.UserState(recent_movie_ids=recent), pool)
     return ranked, f"re-ranked by lesson 04's {policy.algorithm} policy"
 
 
