@@ -191,6 +191,12 @@ def wrap(text: str, indent: str = "    ", width: int = WIDTH) -> str:
     return textwrap.fill(text or "(empty)", width=width, initial_indent=indent, subsequent_indent=indent)
 
 
+def print_wrapped(text: str, width: int = WIDTH) -> None:
+    """Print ``text`` line by line, each long line wrapped in full (the compact facts JSON is one line)."""
+    for line in text.split("\n"):
+        print(textwrap.fill(line, width=width, break_long_words=False, break_on_hyphens=False) if line else "")
+
+
 def show_pair(heading: str, offline: Explanation, llm: Explanation | None) -> None:
     print(heading)
     print("  offline explainer:")
