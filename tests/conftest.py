@@ -20,6 +20,9 @@ os.environ["RECSYS_DATA_DIR"] = str(TEST_DATA)
 for _secret in ("PINECONE_API_KEY", "OPENAI_API_KEY"):
     os.environ.pop(_secret, None)
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The report's website (a Sphinx build, 15-30 s) is built only by the tests that check it
+# (tests/test_site.py, the whole-course report test); others get REPORT.md and environment.json.
+os.environ.setdefault("RECSYS_REPORT_SITE", "0")
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +31,13 @@ def smoke_reports_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def lesson_results(smoke_reports_dir):
+def lesson_seconds() -> dict[str, float]:
+    """Seconds each lesson took in this session's smoke run (filled by ``lesson_results``)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def lesson_results(smoke_reports_dir, lesson_seconds):
     """``lesson_results("03_retrieval_evaluation")`` runs that lesson once (smoke profile)
     and returns the JSON it recorded."""
     import json
@@ -39,8 +48,20 @@ def lesson_results(smoke_reports_dir):
 
     def run(stem: str) -> dict:
         if stem not in done:
-            run_course(profile="smoke", only=stem, reports=smoke_reports_dir, build_report=False)
+            runs = run_course(profile="smoke", only=stem, reports=smoke_reports_dir, build_report=False)
+            lesson_seconds.update({r.notebook: r.seconds for r in runs})
             done[stem] = json.loads((smoke_reports_dir / "results" / f"{stem}.json").read_text())
         return done[stem]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def executed_lesson(lesson_results, smoke_reports_dir):
+    """``executed_lesson("02_embeddings_and_upsert")``: the path of that lesson executed by the smoke run."""
+
+    def path(stem: str):
+        lesson_results(stem)
+        return smoke_reports_dir / "notebooks" / f"{stem}.ipynb"
+
+    return path

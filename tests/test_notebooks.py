@@ -19,8 +19,11 @@ def test_committed_without_outputs_and_following_the_template(path):
     assert not dirty, f"{path.name} has outputs in cells {dirty}; strip them with nbstripout"
     assert nb.metadata["kernelspec"]["name"] == KERNEL_NAME
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and "SEED" in tagged[0].source, "one cell tagged 'parameters' that sets SEED"
-    assert nb.cells[0].cell_type == "markdown" and "What you will learn" in nb.cells[0].source
+    assert len(tagged) == 1, "one cell tagged 'parameters'"
+    if not path.stem.startswith("00_"):  # the setup check learns nothing and draws nothing at random
+        assert "SEED" in tagged[0].source, "the parameters cell sets SEED"
+        assert nb.cells[0].cell_type == "markdown" and re.search(
+            r"what you will learn|objectives", nb.cells[0].source, re.I), "the first cell states the lesson's objectives"
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "record_results(" in code[-1].source, "the last cell records the lesson's results"
     # papermill writes parameters into the executed copy, so a key must never be one.
@@ -47,7 +50,7 @@ def test_report_is_built_from_the_smoke_results(lesson_results, smoke_reports_di
     monkeypatch.setenv("RECSYS_REPORTS_DIR", str(smoke_reports_dir))
     for path in NOTEBOOKS:
         lesson_results(path.stem)
-    paths = build_report(profile="smoke")
+    paths = build_report(profile="smoke", site=True)
     markdown = paths["markdown"].read_text()
     for path in NOTEBOOKS:
         assert f"(notebooks/{path.stem}.ipynb)" in markdown

@@ -57,3 +57,10 @@ def test_lesson_links_to_repository_files_become_text_and_site_links_stay():
         "the code (`recsys_utils/evaluation.py` in the course repository), "
         "solutions (`solutions/03_x_solutions.ipynb` in the course repository), "
         "[a paper](https://example.org/p) and [a section](#results)")
+
+
+def test_a_pipe_in_a_recorded_cell_stays_in_its_cell():
+    from recsys_utils.site.pages import recorded_table
+
+    table = recorded_table([{"title": "Love | Death", "n": 3}], n_resamples=None).splitlines()
+    assert table[2] == r"| Love \| Death | 3 |"

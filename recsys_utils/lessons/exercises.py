@@ -5,6 +5,14 @@ Each lesson keeps its checks in ``recsys_utils/lessons/lNN_exercises.py`` and re
 the exercise cell passes, such as the loaded data) and returns ``None`` when the answer is right,
 or a short message saying what is wrong. Worked solutions live in ``solutions/`` and the tests
 execute them, so a check and its solution cannot drift apart.
+
+Why not nbgrader or otter-grader (both looked at, 2026-12): they are built to release, collect and grade
+assignments, not for a student's instant self-check. nbgrader 0.9.6 needs a course database
+(sqlalchemy, alembic), jupyter-server and notebook 7 beside the lab; otter-grader 7.0.0 pulls
+nbconvert[webpdf] (whose PDF export downloads its own browser, which fails offline) and python-on-whales
+for Docker grading, and keeps each question's tests in separate files of doctest-style cases. A check
+here needs the lesson's live objects (the loaded data, a fitted model) and a hint, and must run offline in
+a papermill test: this module does that in under 100 lines.
 """
 
 from __future__ import annotations

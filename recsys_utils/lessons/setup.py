@@ -16,7 +16,7 @@ import warnings
 from .timings import show_times
 
 # Libraries that draw progress bars or chatty INFO logs in a notebook (each read by the library itself).
-_QUIET_ENVIRONMENT = {
+QUIET_ENVIRONMENT = {
     "TQDM_DISABLE": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_VERBOSITY": "error",
@@ -29,7 +29,7 @@ _NOISY_LOGGERS = ("httpx", "httpcore", "sentence_transformers", "transformers", 
 
 def configure_output(level: int = logging.WARNING) -> None:
     """One stderr handler printing ``message`` lines; third-party loggers at WARNING; bars off."""
-    for name, value in _QUIET_ENVIRONMENT.items():
+    for name, value in QUIET_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     root = logging.getLogger()
     for handler in list(root.handlers):

@@ -15,7 +15,7 @@ Why Sphinx + myst-nb + sphinx-book-theme, and not Jupyter Book 2 (tried, 2026-12
   the ``dev`` extra; myst-nb renders the executed ``.ipynb`` files with execution off, so
   the site shows exactly what the papermill run produced. Their one outside fetch is MathJax
   from a CDN: :mod:`recsys_utils.site.mathjax` vendors the npm package ``mathjax@3.2.2``
-  (``npm pack`` at build time into the git-ignored ``build/vendor/``, sha256-checked) into
+  (declared in ``recsys_utils.assets``: ``npm pack`` at install time into ``data/offline/``, sha256-checked) into
   the site, and the build's static check and the headless-Chromium test fail on any request
   that leaves 127.0.0.1.
 

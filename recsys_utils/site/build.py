@@ -23,6 +23,7 @@ from typing import Any
 
 from ..paths import PROJECT_ROOT
 from . import mathjax
+from .check import check_site
 from .content import LessonResult
 from .pages import write_sources
 
@@ -76,6 +77,7 @@ class SiteBuild:
     warnings: list[str]
     mathjax: bool
     screenshot: Path | None
+    problems: list[str]   # from recsys_utils.site.check: off-machine resources, broken links or anchors
 
 
 def build_site(reports: Path, lessons: list[LessonResult], env: dict[str, Any], metrics_files: dict[str, Path],
@@ -99,7 +101,7 @@ def build_site(reports: Path, lessons: list[LessonResult], env: dict[str, Any], 
         # Math then shows as TeX source; the page still never reaches off the machine.
         log(f"site: {problem}; math is shown as TeX")
         has_math = False
-        (static / "mathjax-not-vendored.js").write_text(f"// {mathjax.MATHJAX_SPEC} was not available at build time.\n")
+        (static / "mathjax-not-vendored.js").write_text(f"// {mathjax.spec()} was not available at build time.\n")
     (source / "conf.py").write_text(CONF.format(title=SITE_TITLE, mathjax_path=f"mathjax/{mathjax.ENTRY}"
                                                 if has_math else "mathjax-not-vendored.js"))
     warnings_file = work / "warnings.txt"
@@ -113,6 +115,7 @@ def build_site(reports: Path, lessons: list[LessonResult], env: dict[str, Any], 
     # The themes copy their Jinja macro files into _static; they are not pages and link nowhere.
     for macros in html.glob("_static/*macros.html"):
         macros.unlink()
+    problems = check_site(html).problems
     shot = None
     if screenshot:
         from .browser import BrowserUnavailable, screenshot_site
@@ -126,4 +129,4 @@ def build_site(reports: Path, lessons: list[LessonResult], env: dict[str, Any], 
     if out.exists():
         shutil.rmtree(out)
     html.rename(out)
-    return SiteBuild(out / "index.html", time.perf_counter() - start, warnings, has_math, shot)
+    return SiteBuild(out / "index.html", time.perf_counter() - start, warnings, has_math, shot, problems)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Table columns holding permutation p-values (raw, and adjusted for many comparisons).
 P_VALUE_KEYS = ("p_value", "p", "pvalue")
 P_ADJUSTED_KEYS = ("p_holm", "p_adjusted")
 RESAMPLE_KEYS = ("n_resamples", "N_RESAMPLES")

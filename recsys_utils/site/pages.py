@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .content import LessonResult, humanise
+from .content import P_ADJUSTED_KEYS, P_VALUE_KEYS, LessonResult, humanise
 from .numbers import format_number, format_p_cell, format_value_ci
 
 # Pages other than the lessons, in the order of the navigation.
@@ -26,12 +26,8 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|$~^&:])")
 
 def md_text(value: Any) -> str:
     """A recorded string as literal Markdown text: punctuation that MyST would read as markup
-    (raw HTML, roles, math, links, emphasis) is backslash-escaped; newlines become spaces."""
+    (raw HTML, roles, math, links, emphasis, table pipes) is backslash-escaped; newlines become spaces."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
-
-
-def md_cell(value: Any) -> str:
-    return md_text(value).replace("|", "\\|")
 
 
 def headline_sentence(h, escape=md_text) -> str:
@@ -45,20 +41,20 @@ def headline_sentence(h, escape=md_text) -> str:
 
 
 def _table(columns: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(md_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(md_text(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 def _cell(value: Any) -> str:
     if isinstance(value, float | int | bool) or value is None:
-        return md_cell(format_number(value))
+        return md_text(format_number(value))
     if isinstance(value, list):
         shown = ", ".join(format_number(v) for v in value[:8])
-        return md_cell(shown + (f" (+{len(value) - 8} more)" if len(value) > 8 else ""))
+        return md_text(shown + (f" (+{len(value) - 8} more)" if len(value) > 8 else ""))
     if isinstance(value, dict):
-        return md_cell(json.dumps(value, ensure_ascii=False)[:120])
-    return md_cell(value)
+        return md_text(json.dumps(value, ensure_ascii=False))
+    return md_text(value)
 
 
 def recorded_table(records: list[dict[str, Any]], n_resamples: int | None) -> str:
@@ -66,16 +62,16 @@ def recorded_table(records: list[dict[str, Any]], n_resamples: int | None) -> st
     columns = list(dict.fromkeys(k for r in records for k in r))
     rows = []
     for record in records[:TABLE_ROWS]:
-        raw_p = next((record.get(k) for k in ("p_value", "p") if isinstance(record.get(k), float)), None)
+        raw_p = next((record.get(k) for k in P_VALUE_KEYS if isinstance(record.get(k), float)), None)
         own = record.get("n_resamples")  # a row that records its own N wins over the lesson's parameter
         n = own if isinstance(own, int) and not isinstance(own, bool) and own > 0 else n_resamples
         row = []
         for column in columns:
             value = record.get(column, "")
-            if column in ("p_value", "p", "pvalue") and isinstance(value, float | int):
-                row.append(md_cell(format_p_cell(float(value), n)))
-            elif column in ("p_holm", "p_adjusted") and isinstance(value, float | int):
-                row.append(md_cell(format_p_cell(float(value), n, raw_p=raw_p)))
+            if column in P_VALUE_KEYS and isinstance(value, float | int):
+                row.append(md_text(format_p_cell(float(value), n)))
+            elif column in P_ADJUSTED_KEYS and isinstance(value, float | int):
+                row.append(md_text(format_p_cell(float(value), n, raw_p=raw_p)))
             else:
                 row.append(_cell(value))
         rows.append(row)
@@ -122,9 +118,9 @@ def front_page(lessons: list[LessonResult], env: dict[str, Any], extra_docs: tup
     timings = env.get("timings_s", {})
     lines += ["## Lessons", "",
               _table(["lesson", "what it did", "run time", "figures"],
-                     [[_lesson_link(lesson), md_cell(lesson.summary or "(no summary recorded)"),
-                       md_cell(f"{format_number(timings[lesson.stem])} s" if lesson.stem in timings else "n/a"),
-                       md_cell(format_number(len(lesson.figures)))] for lesson in lessons]), ""]
+                     [[_lesson_link(lesson), md_text(lesson.summary or "(no summary recorded)"),
+                       md_text(f"{format_number(timings[lesson.stem])} s" if lesson.stem in timings else "n/a"),
+                       md_text(format_number(len(lesson.figures)))] for lesson in lessons]), ""]
     lines += ["See also: [figures](figures.md), [methods](methods.md), [limitations](limitations.md), "
               "[environment](environment.md) and the [downloadable appendix](appendix.md) of every recorded metric.",
               ""]
@@ -221,12 +217,12 @@ def methods_page(lessons: list[LessonResult]) -> str:
         found = [(lesson, lesson.metrics[key]) for lesson in lessons if isinstance(lesson.metrics.get(key), dict)]
         for lesson, values in found:
             lines += [f"## {title} ({_lesson_link(lesson)})", "",
-                      _table(["quantity", "value"], [[md_cell(humanise(k)), _cell(v)] for k, v in values.items()]), ""]
+                      _table(["quantity", "value"], [[md_text(humanise(k)), _cell(v)] for k, v in values.items()]), ""]
     lines += ["## Parameters each lesson ran with", ""]
     for lesson in lessons:
         if lesson.parameters:
             lines += [f"### {_lesson_link(lesson)}", "",
-                      _table(["parameter", "value"], [[md_cell(k), _cell(v)] for k, v in lesson.parameters.items()]), ""]
+                      _table(["parameter", "value"], [[md_text(k), _cell(v)] for k, v in lesson.parameters.items()]), ""]
     return "\n".join(lines)
 
 
@@ -277,11 +273,11 @@ def limitations_page(lessons: list[LessonResult], env: dict[str, Any]) -> str:
 def environment_page(env: dict[str, Any]) -> str:
     lines = ["# Environment", "", "What produced these results: the machine, package versions, seeds, data and run times "
              "(also as {download}`environment.json <appendix/environment.json>`).", ""]
-    lines += [_table(["what", "value"], [[md_cell("profile"), _cell(env.get("profile") or "not recorded")],
-                                [md_cell("Python"), _cell(env.get("packages", {}).get("python", "?"))],
-                                [md_cell("platform"), _cell(env.get("platform", "?"))],
-                                [md_cell("CPU cores"), _cell(env.get("cpu_count"))],
-                                [md_cell("seeds"), _cell(env.get("seeds", []))]]), ""]
+    lines += [_table(["what", "value"], [[md_text("profile"), _cell(env.get("profile") or "not recorded")],
+                                [md_text("Python"), _cell(env.get("packages", {}).get("python", "?"))],
+                                [md_text("platform"), _cell(env.get("platform", "?"))],
+                                [md_text("CPU cores"), _cell(env.get("cpu_count"))],
+                                [md_text("seeds"), _cell(env.get("seeds", []))]]), ""]
     lines += ["## Data", ""]
     datasets = env.get("datasets", [])
     if not datasets:
@@ -293,16 +289,16 @@ def environment_page(env: dict[str, Any]) -> str:
                   + (f" Subset: {_cell(dataset['subset'])}." if dataset.get("subset") else ""), ""]
         checksums = dataset.get("checksums", {})
         if checksums:
-            lines += [_table(["file", "sha256"], [[md_cell(k), f"`{v}`" if re.fullmatch(r"[0-9a-f]+", str(v)) else md_cell(v)]
+            lines += [_table(["file", "sha256"], [[md_text(k), f"`{v}`" if re.fullmatch(r"[0-9a-f]+", str(v)) else md_text(v)]
                                                   for k, v in checksums.items()]), ""]
     lines += ["## Run times", ""]
     timings = env.get("timings_s", {})
     if timings:
-        lines += [_table(["lesson", "seconds"], [[md_cell(k), _cell(v)] for k, v in timings.items()]), ""]
+        lines += [_table(["lesson", "seconds"], [[md_text(k), _cell(v)] for k, v in timings.items()]), ""]
         lines += [f"Total: {format_number(float(sum(timings.values())))} s, measured by the runner.", ""]
     else:
         lines += ["Not recorded (the report was rebuilt without running the lessons).", ""]
-    lines += ["## Packages", "", _table(["package", "version"], [[md_cell(k), md_cell(v)]
+    lines += ["## Packages", "", _table(["package", "version"], [[md_text(k), md_text(v)]
                                                                  for k, v in env.get("packages", {}).items()]), ""]
     return "\n".join(lines)
 
