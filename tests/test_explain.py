@@ -336,22 +336,7 @@ def test_claims_copied_from_the_wish_are_checked_unless_attributed_to_the_user()
     assert not check_faithfulness("Interstellar is a western.", western, INTERSTELLAR).ok
 
 
-# --- candidates and planted errors ---------------------------------------------------------
-
-
-def test_candidates_are_the_nearest_unrated_movies_to_the_taste_vector():
-    import numpy as np
-
-    from recsys_utils.explain.candidates import retrieve_candidates
-    from recsys_utils.vectorstore import open_store
-
-    store = open_store("local", name="explain-test", dimension=3, in_memory=True)
-    vectors = {1: [1, 0, 0], 2: [0.9, 0.1, 0], 3: [0.8, 0.2, 0], 4: [0, 1, 0], 5: [0, 0, 1]}
-    store.upsert((str(i), np.asarray(v, dtype=np.float32), {}) for i, v in vectors.items())
-    ratings = pd.DataFrame({"user_id": [7, 7], "movie_id": [1, 5], "rating": [5.0, 1.0], "timestamp": [1, 2]})
-    assert retrieve_candidates(store, ratings, 7, n=2) == [2, 3]  # near movie 1, which they liked
-    with pytest.raises(ValueError, match="user_id 8 has no ratings"):
-        retrieve_candidates(store, ratings, 8)
+# --- planted errors ------------------------------------------------------------------------
 
 
 def test_planted_errors_are_single_unsupported_claims_the_check_measures():
@@ -372,3 +357,11 @@ def test_planted_errors_are_single_unsupported_claims_the_check_measures():
     assert 0.3 <= quality["detection_rate"]["invented_title"] < 1.0
     with pytest.raises(ValueError, match="unknown corruption"):
         corrupt("lies", clean, USER, INTERSTELLAR, catalog, rng)
+
+
+def test_a_title_that_is_a_genre_word_is_read_as_the_genre():
+    catalog = TitleCatalog(["Romance", "Western", "Interstellar", "Blade Runner"])
+    text = "It shares the Drama and Romance genres with Amelie, so we recommend Interstellar."
+    user = UserContext(7, (LikedMovie(MovieFacts(4, "Amelie", 2001, ("Drama", "Romance")), 5.0),))
+    assert check_faithfulness(text, user, INTERSTELLAR, catalog).ok
+    assert not check_faithfulness(f"{text} Blade Runner too.", user, INTERSTELLAR, catalog).ok

@@ -32,7 +32,7 @@ def test_smoke_run_explains_with_the_local_model_and_records_a_measured_check(le
     for name in ("draft_faithful", "fallback"):
         figure = metrics["llm"][name]
         assert figure["n"] >= 1 and 0 <= figure["ci"][0] <= figure["rate"] <= figure["ci"][1] <= 1
-    assert metrics["llm"]["completion_tokens"]["mean"] <= recorded["parameters"]["MAX_TOKENS"]
+    assert metrics["llm"]["completion_tokens"]["mean"] <= recorded["parameters"]["GENERATION_LIMIT"]
     assert metrics["llm_part_s"] > 0 and set(metrics["by_hand"]) == {"naive prompt", "grounded prompt"}
     check = metrics["check"]
     assert check["false_alarm_rate"] == 0.0
@@ -119,3 +119,19 @@ def test_lesson_figures_carry_intervals_and_count_what_the_check_rejected():
     assert l05.rate_with_ci(0, 0)["rate"] is None
     long = " ".join(f"word{i}" for i in range(300))
     assert l05.wrap(long).split() == long.split()  # wrapped in full, never cut
+
+
+def test_the_lesson_says_why_when_the_model_cannot_load_and_goes_on(monkeypatch, tmp_path):
+    from recsys_utils.lessons import l05_explanations as l05
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("RECSYS_OFFLINE_DIR", str(tmp_path / "offline"))
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path / "data"))
+    server, note = l05.start_local_model(True)
+    assert server is None and "cannot load" in note and "offline explainer" in note
+    assert "recsys_utils.assets fetch" in note and str(tmp_path) not in note  # what to run; no machine path
+    (tmp_path / "data" / "models").mkdir(parents=True)
+    (tmp_path / "data" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf").write_bytes(b"not the model")
+    server, note = l05.start_local_model(True)
+    assert server is None and "sha256" in note
+    assert l05.start_local_model(False)[0] is None

@@ -61,7 +61,8 @@ class TitleCatalog:
     """Known movie titles compiled once, to spot a real title that was not among the facts.
 
     Only distinctive titles take part (two or more words, or one word of seven or more
-    letters): one-word titles such as "Heat" or "Big" are ordinary English words.
+    letters, and not a genre word): one-word titles such as "Heat" or "Big" are ordinary
+    English words, and "Romance" (a 1999 film) is also the genre.
 
     ``find`` returns what ``re.finditer(r"(?<!\\w)(title1|title2|...)(?!\\w)")`` would, with
     the titles tried longest first (``tests/test_explain_title_catalog.py`` checks the two
@@ -107,7 +108,10 @@ _WORD_CHAR = re.compile(r"\w")
 
 
 def _distinctive(title: str) -> bool:
+    # A title that is a genre word ("Romance", 1999; "Western") reads as the genre in an explanation.
     words = title.split()
+    if genre_words.is_genre_word(title):
+        return False
     return len(words) >= 2 or (len(words) == 1 and len(re.sub(r"\W", "", title)) >= 7)
 
 

@@ -33,19 +33,14 @@ def lesson_users(train: pd.DataFrame, n: int, seed: int, min_ratings: int = 20) 
     return sorted(int(u) for u in rng.choice(eligible, size=min(n, len(eligible)), replace=False))
 
 
-def candidate_pools(data, train: pd.DataFrame, users: list[int], k: int, seed: int) -> tuple[dict[int, list[int]], str]:
-    """Each user's candidates, best first, and a sentence naming their source.
+def candidate_pools(data, splits, users: list[int], k: int, seed: int,
+                    budget: str = "full") -> tuple[dict[int, list[int]], str]:
+    """Each user's candidates from the course's candidate generator (lesson 03), best first."""
+    from ..candidates import ensure_candidate_generator
 
-    The one place the candidate source is chosen: today the taste-vector retrieval from the
-    movie index of lesson 02 (``explain.candidates``); the course's candidate generator
-    (``recsys_utils.candidates``) replaces it here.
-    """
-    from ..explain.candidates import retrieve_candidates
-    from ..movie_index import ensure_movie_index
-
-    store = ensure_movie_index(data)
-    pools = {u: retrieve_candidates(store, train, u, k) for u in users}
-    return pools, "taste-vector retrieval from the lesson-02 movie index (MiniLM)"
+    generator = ensure_candidate_generator(data, splits, seed=seed, budget=budget)
+    pools = {u: [int(i) for i in c.movie_ids] for u, c in zip(users, generator.for_users(users, k), strict=True)}
+    return pools, "the course's candidate generator (lesson 03: collaborative and text retrieval, fused)"
 
 
 def rerank_with_policy(pools: dict[int, list[int]], train: pd.DataFrame) -> tuple[dict[int, list[int]], str]:
@@ -63,9 +58,15 @@ def rerank_with_policy(pools: dict[int, list[int]], train: pd.DataFrame) -> tupl
     ranked = {}
     for user_id, pool in pools.items():
         history = train[train[USER_COL] == user_id].sort_values(TIMESTAMP_COL)
-        state = rl.UserState(recent_movie_ids=[int(i) for i in history[ITEM_COL].tail(10) if int(i) in known])
+        seen = history[history[ITEM_COL].isin(known)]
+        if seen.empty or not pool:  # nothing for the policy to read: keep the generator's order
+            ranked[user_id] = pool
+            continue
+        state = policy.state_for(seen[ITEM_COL].astype(int).tolist(), seen[RATING_COL].astype(float).tolist())
         ranked[user_id] = rl.rank_candidates(policy, state, pool)
-    return ranked, f"re-ranked by lesson 04's {policy.algorithm} policy"
+    verdict = "beats" if policy.info["beats_greedy"] else "does not beat"
+    return ranked, (f"re-ranked by lesson 04's {policy.algorithm} policy (which {verdict} the greedy baseline "
+                    "on lesson 04's simulated users)")
 
 
 def inception_case(data, train: pd.DataFrame, movies: pd.DataFrame, top_n: int = 5):
@@ -190,6 +191,12 @@ def wrap(text: str, indent: str = "    ", width: int = WIDTH) -> str:
     return textwrap.fill(text or "(empty)", width=width, initial_indent=indent, subsequent_indent=indent)
 
 
+def print_wrapped(text: str, width: int = WIDTH) -> None:
+    """Print ``text`` line by line, each long line wrapped in full (the compact facts JSON is one line)."""
+    for line in text.split("\n"):
+        print(textwrap.fill(line, width=width, break_long_words=False, break_on_hyphens=False) if line else "")
+
+
 def show_pair(heading: str, offline: Explanation, llm: Explanation | None) -> None:
     print(heading)
     print("  offline explainer:")
@@ -238,4 +245,4 @@ def facts_table(user: UserContext, movie: MovieFacts) -> pd.DataFrame:
     rows += [{"role": "liked", **liked.facts.to_dict(), "user_rating": liked.rating} for liked in user.liked]
     table = pd.DataFrame(rows).drop(columns=["movie_id"])
     table["genres"] = table["genres"].map(", ".join)
-    return table
+    return table.astype(object).where(table.notna(), "")  # unknown figures show blank, not NaN

@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from .model import ModelUnavailable
-from .server import LOOPBACK
+
+LOOPBACK = "127.0.0.1"
 
 PLACEHOLDER_KEY = "local-llm-needs-no-key"  # the local endpoint checks no key; the client insists on one
 ENV_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_MODEL")

@@ -22,14 +22,20 @@ starts and stops it for a lesson or the service.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 import uuid
 from typing import Literal
 
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-LOOPBACK = "127.0.0.1"
+from .local import LOOPBACK
+
 MAX_TOKENS_LIMIT = 512
 
 
@@ -53,11 +59,6 @@ class ChatRequest(BaseModel):
 
 def create_app(model):
     """A FastAPI app serving ``model`` (anything with ``model_id`` and ``complete(messages, ...)``)."""
-    from fastapi import FastAPI, HTTPException
-    from fastapi.concurrency import run_in_threadpool
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
-
     app = FastAPI(title="recsys local LLM", docs_url=None, redoc_url=None)
     app.state.model = model
 
@@ -73,6 +74,7 @@ def create_app(model):
         return JSONResponse({"error": {"message": f"invalid request: {where}", "type": "invalid_request_error"}},
                             status_code=422)
     created = int(time.time())
+    generation = asyncio.Lock()
 
     @app.get("/health")
     def health() -> dict:
@@ -85,14 +87,18 @@ def create_app(model):
                                             "owned_by": "recsys-local"}]}
 
     @app.post("/v1/chat/completions")
-    async def chat(body: ChatRequest) -> dict:
+    async def chat(body: ChatRequest, request: Request) -> dict:
         if body.stream:
             raise HTTPException(400, "stream=true is not supported by the local endpoint; send stream=false")
         messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.content} for m in body.messages]
         limit = body.max_completion_tokens or body.max_tokens or 96
         start = time.perf_counter()
-        # Generation is CPU-bound; the thread pool keeps /health answering meanwhile.
-        result = await run_in_threadpool(model.complete, messages, limit, body.temperature or 0.0, body.seed)
+        async with generation:  # one generation at a time; waiting requests queue here
+            if await request.is_disconnected():
+                # The client gave up (timeout) while queued: generating for nobody would only delay the rest.
+                raise HTTPException(408, "the client disconnected before generation started")
+            # Generation is CPU-bound; the thread pool keeps /health answering meanwhile.
+            result = await run_in_threadpool(model.complete, messages, limit, body.temperature or 0.0, body.seed)
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
