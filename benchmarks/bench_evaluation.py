@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from recsys_utils import baselines, evaluation, metrics, retrieval
+from recsys_utils.candidates import ensure_candidate_generator, ranked_columns
 from recsys_utils.constants import EVAL_KS
 from recsys_utils.data import load_movielens
 from recsys_utils.embeddings import movie_embeddings, user_embeddings
@@ -79,6 +80,7 @@ def main() -> None:
     store = ensure_movie_index(data)
     item_vectors = movie_embeddings(data.movies)
     _, profiles = user_embeddings(splits.train_ratings, data.movies, item_vectors)
+    gen = ensure_candidate_generator(data, splits, backend="local")
 
     print(f"\n{'system':14s} {'fit (s)':>8s} {'rank (s)':>9s} {'metrics (s)':>12s}")
     total = 0.0
@@ -97,9 +99,7 @@ def main() -> None:
     strategies = {
         "profile": lambda: retrieval.profile_query(store, profiles, eval_data, rows, k),
         "rrf": lambda: retrieval.per_movie_rrf(store, item_vectors, eval_data, rows, k),
-        "hybrid": lambda: retrieval.hybrid_rerank(
-            store, profiles, models["ease"], eval_data, rows, k, alpha=0.3
-        ),
+        "generator": lambda: ranked_columns(gen.for_users(eval_data.user_ids[rows], k), eval_data.item_ids, k),
     }
     for name, run in strategies.items():
         rank_s, ranked[name] = best_of(args.repeats, run)

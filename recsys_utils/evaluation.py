@@ -277,11 +277,16 @@ def cold_item_view(ranked: Mapping[str, np.ndarray], data: EvalData, k: int = 20
     ``share_cold_recommended``: share of the top-k slots given to cold movies.
     ``cold_hits_per_1000_users``: relevant held-out cold movies found in the top k, per 1000 users
     (the relevant cold movies are few, so a per-user recall would be mostly undefined).
+    ``attrs``: ``n_cold_movies``, ``n_relevant_cold`` (liked held-out user-movie pairs on cold
+    movies) and ``n_relevant_cold_movies`` (distinct cold movies among them).
     """
     rows = data.eval_rows if rows is None else np.asarray(rows, dtype=np.int64)
     counts = np.asarray((data.train != 0).sum(axis=0)).ravel()
     cold = counts <= max_train_ratings
     relevant_cold = data.relevant[rows].multiply(cold[None, :]).tocsr()
+    # multiply() keeps the non-cold pairs as stored False entries: drop them before counting
+    # (counting .nnz without this reported every liked held-out pair as "cold").
+    relevant_cold.eliminate_zeros()
     out = {}
     for name, lists in ranked.items():
         top = lists[:, :k]
@@ -291,7 +296,8 @@ def cold_item_view(ranked: Mapping[str, np.ndarray], data: EvalData, k: int = 20
         out[name] = {"share_cold_recommended": share, "cold_hits_per_1000_users": 1000.0 * cold_hits / rows.size}
     table = pd.DataFrame(out).T
     table.attrs["n_cold_movies"] = int(cold.sum())
-    table.attrs["n_relevant_cold"] = int(relevant_cold.nnz)
+    table.attrs["n_relevant_cold"] = int(relevant_cold.nnz)  # liked held-out (user, cold movie) pairs
+    table.attrs["n_relevant_cold_movies"] = int(np.unique(relevant_cold.indices).size)
     return table
 
 

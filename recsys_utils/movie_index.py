@@ -21,7 +21,7 @@ import pandas as pd
 
 from .constants import GENRES_COL, ITEM_COL, RATING_COL, TEXT_COL, TITLE_COL, YEAR_COL
 from .embeddings import Embedder
-from .vectorstore import VectorStore, open_store
+from .vectorstore import VectorStore, open_store_rebuilding
 
 logger = logging.getLogger(__name__)
 
@@ -112,20 +112,30 @@ def index_movies(
     namespace: str = "",
     outside_ratings: bool = True,
     force: bool = False,
+    texts: list[str] | None = None,
 ) -> IndexReport:
-    """``ensure_movie_index`` with a report of what was done (used by lesson 02)."""
+    """``ensure_movie_index`` with a report of what was done (used by lesson 02).
+
+    ``embedder`` is anything with ``encode(texts)``, ``dimension``, ``fingerprint`` and
+    ``last_stats`` (an ``Embedder`` or a taste-tuned ``TasteText``); ``texts`` replaces
+    ``movies["text"]`` (one per movie, e.g. texts with user tags).
+    """
     start = time.perf_counter()
     movies = _movies_with_outside_ratings(data) if outside_ratings else data.movies
     if TEXT_COL not in movies.columns:
         raise KeyError(f"movies has no {TEXT_COL!r} column; load it with recsys_utils.data.load_movielens")
-    embedder = embedder or Embedder()
-    store = store or open_store(backend, name="movies", dimension=embedder.dimension)
+    embedder = embedder or Embedder(show_progress_bar=False)
+    # A damaged local index comes back empty (the damage logged), so it is rebuilt below.
+    store = store or open_store_rebuilding(backend, name="movies", dimension=embedder.dimension)
     if store.dimension != embedder.dimension:
         raise ValueError(
             f"the store holds {store.dimension}-d vectors but the embedder makes {embedder.dimension}-d ones"
         )
     ids = [str(int(i)) for i in movies[ITEM_COL]]
-    texts = movies[TEXT_COL].tolist()
+    if texts is None:
+        texts = movies[TEXT_COL].tolist()
+    elif len(texts) != len(ids):
+        raise ValueError(f"texts has {len(texts)} entries but the catalogue has {len(ids)} movies; give one per movie")
     metadata = movie_metadata(movies, data.ratings)
     wanted = content_hash(ids, texts, metadata, embedder.fingerprint)
     manifest = store.get_manifest()

@@ -1,9 +1,15 @@
-"""Build ``reports/REPORT.md`` and ``reports/index.html`` from what the lessons recorded.
+"""Build the course report from what the lessons recorded: the website, ``REPORT.md``, the
+appendix of every metric and ``environment.json``.
 
-The report is assembled only from ``reports/results/*.json`` and the saved figures: it never
-re-runs code, so what it shows is exactly what the executed notebooks produced.
+    python -m recsys_utils.report [--profile full] [--no-site]
 
-    python -m recsys_utils.report [--profile full]
+Everything comes from ``reports/results/*.json``, the saved figures and the executed notebooks
+in ``reports/notebooks/``: nothing is re-run, so what it shows is what the lessons produced.
+
+    reports/site/index.html        the website (recsys_utils.site): findings, lessons, figures, methods
+    reports/REPORT.md              a short Markdown summary: headline findings and links
+    reports/appendix/metrics.json  every recorded metric, nested as recorded (and metrics.csv, flat)
+    reports/environment.json       versions, seeds, datasets and checksums, run times
 """
 
 from __future__ import annotations
@@ -11,17 +17,21 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .fileio import atomic_write_json, atomic_write_text
-from .paths import reports_dir, results_dir
+from .paths import reports_dir
+from .site.content import LessonResult, metric_rows, metrics_csv, metrics_json, read_results, source_kind
+from .site.numbers import format_number, format_value_ci
 
 KEY_PACKAGES = (
     "numpy", "pandas", "scipy", "scikit-learn", "torch", "sentence-transformers", "transformers",
     "pinecone", "openai", "gymnasium", "stable-baselines3", "rliable", "implicit", "fastapi", "papermill",
+    "sphinx", "myst-nb", "sphinx-book-theme",
 )
 
 
@@ -35,127 +45,135 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def load_all_results() -> list[dict[str, Any]]:
-    folder = results_dir()
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+def environment(lessons: list[LessonResult], profile: str | None, timings: dict[str, float] | None,
+                previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What produced the results. Run times the runner measured are kept across ``make report``:
+    a rebuild without timings reuses the last recorded ones for lessons it did not re-run."""
+    previous = previous or {}
+    seeds = sorted({s for r in lessons if isinstance(s := r.parameters.get("SEED"), int)})
+    datasets: dict[str, dict[str, Any]] = {}
+    for lesson in lessons:
+        recorded = lesson.environment
+        name = recorded.get("dataset") or lesson.parameters.get("DATASET")
+        if not name:
+            continue
+        entry = datasets.setdefault(str(name), {"name": str(name), "source_kind": "not recorded", "checksums": {}})
+        if recorded.get("dataset_source") or recorded.get("dataset_source_kind"):
+            described = source_kind(recorded.get("dataset_source"))
+            kind = str(recorded.get("dataset_source_kind") or "")
+            if kind and (not recorded.get("dataset_source") or kind.lower() not in described.lower()):
+                described = f"{kind}: {described}" if recorded.get("dataset_source") else kind
+            entry["source_kind"] = described
+        entry["checksums"].update(recorded.get("dataset_checksums", {}) or {})
+        for key in ("checksums_verified", "subset"):
+            if recorded.get(f"dataset_{key}") is not None:
+                entry[key] = recorded[f"dataset_{key}"]
+    merged_timings = dict(previous.get("timings_s", {}))
+    merged_timings.update({k: round(float(v), 1) for k, v in (timings or {}).items()})
+    env = {
+        "profile": profile or previous.get("profile"),
+        "packages": package_versions(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "seeds": seeds,
+        "seeds_by_lesson": {r.stem: r.parameters["SEED"] for r in lessons if "SEED" in r.parameters},
+        "datasets": list(datasets.values()),
+        "dataset_checksums": {k: v for d in datasets.values() for k, v in d["checksums"].items()},
+        "timings_s": {k: merged_timings[k] for k in sorted(merged_timings) if k in {r.stem for r in lessons}},
+    }
+    return env
 
 
-def flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    rows = []
-    for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            rows.extend(flatten(value, f"{name}."))
+def _md(value: Any) -> str:
+    """A recorded string in REPORT.md: HTML escaped, newlines folded, table pipes escaped."""
+    return html.escape(" ".join(str(value).split()), quote=False).replace("|", "\\|")
+
+
+def markdown_summary(lessons: list[LessonResult], env: dict[str, Any], site_index: str | None) -> str:
+    lines = ["# Movie recommender with RAG and RL: course report", ""]
+    lines += [f"Profile **{_md(env.get('profile') or 'not recorded')}**. Generated by `python -m recsys_utils.report` "
+              "from `results/*.json`; every number was recorded by an executed lesson in `notebooks/`.", ""]
+    if site_index:
+        lines += [f"Full report: the website [`{site_index}`]({site_index}) (lessons, numbered figures, methods, "
+                  "limitations, environment).", ""]
+    lines += ["## Headline findings", ""]
+    for lesson in lessons:
+        if lesson.headlines:
+            for h in lesson.headlines:
+                protocol = f" _Protocol:_ {_md(h.protocol)}" if h.protocol else ""
+                lines.append(f"- **{_md(lesson.title)}**: {_md(h.text)} {_md(format_value_ci(h.value, h.ci, h.unit))}.{protocol}")
         else:
-            rows.append((name, value))
-    return rows
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list):
-        return ", ".join(_fmt(v) for v in value[:12]) + (" ..." if len(value) > 12 else "")
-    return str(value)
-
-
-def _markdown_table(records: list[dict[str, Any]]) -> str:
-    if not records:
-        return ""
-    columns = list(dict.fromkeys(k for r in records for k in r))
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_fmt(r.get(c, "")) for c in columns) + " |" for r in records]
+            lines.append(f"- **{_md(lesson.title)}**: no headline finding recorded.")
+    if not lessons:
+        lines.append("No lesson has recorded results yet: run `make course`.")
+    timings = env.get("timings_s", {})
+    lines += ["", "## Lessons", "", "| lesson | run time | summary |", "|---|---|---|"]
+    for lesson in lessons:
+        seconds = f"{format_number(timings[lesson.stem])} s" if lesson.stem in timings else "n/a"
+        lines.append(f"| [{_md(lesson.title)}](notebooks/{lesson.stem}.ipynb) | {seconds} | {_md(lesson.summary)} |")
+    datasets = ", ".join(f"{_md(d['name'])} ({_md(d['source_kind'])})" for d in env.get("datasets", [])) or "not recorded"
+    lines += ["", "## Data, environment and every metric", "",
+              f"- Data: {datasets}; seeds {', '.join(str(s) for s in env.get('seeds', [])) or 'not recorded'}.",
+              "- Environment (versions, checksums, run times): [`environment.json`](environment.json).",
+              "- Every recorded metric: [`appendix/metrics.json`](appendix/metrics.json) and "
+              "[`appendix/metrics.csv`](appendix/metrics.csv).", ""]
     return "\n".join(lines)
 
 
-def _html_table(records: list[dict[str, Any]]) -> str:
-    if not records:
-        return ""
-    columns = list(dict.fromkeys(k for r in records for k in r))
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c, '')))}</td>" for c in columns) + "</tr>" for r in records
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _redirect_page(target: str) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='0; url={target}'>"
+            f"<title>Course report</title></head><body><p>The course report is at <a href='{target}'>{target}</a>."
+            "</p></body></html>")
 
 
-def _tables(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    tables = result.get("tables", {})
-    return {name: rows for name, rows in tables.items() if isinstance(rows, list)}
+def build_report(profile: str | None = None, timings: dict[str, float] | None = None, site: bool = True,
+                 log=print, dataset: str | None = None, source_kind: str | None = None) -> dict[str, Path]:
+    """Write the report files; with ``site`` (the default) also build the website.
 
-
-def build_report(profile: str | None = None, timings: dict[str, float] | None = None) -> dict[str, Path]:
-    results = load_all_results()
+    ``dataset`` and ``source_kind`` are the runner's view of the run (the dataset it set for every
+    lesson and where its data came from, by kind, never by path); the lessons' own records follow.
+    """
     out = reports_dir()
-    env = {"profile": profile, "packages": package_versions(), "platform": platform.platform()}
-    seeds = sorted({r.get("parameters", {}).get("SEED") for r in results} - {None})
-    checksums = {}
-    for r in results:
-        checksums.update(r.get("environment", {}).get("dataset_checksums", {}))
-    env["seeds"] = seeds
-    env["dataset_checksums"] = checksums
-    if timings:
-        env["timings_s"] = {k: round(v, 1) for k, v in timings.items()}
-
-    md = ["# Movie recommender with RAG and RL: course report", ""]
-    md += ["Generated from `reports/results/*.json` by `python -m recsys_utils.report`; "
-           "every number below was recorded by an executed notebook in `reports/notebooks/`.", ""]
-    body_html = []
-    for result in results:
-        name = result.get("notebook", "?")
-        md += [f"## {name}", ""]
-        body_html.append(f"<h2 id='{html.escape(name)}'>{html.escape(name)}</h2>")
-        if result.get("summary"):
-            md += [str(result["summary"]), ""]
-            body_html.append(f"<p>{html.escape(str(result['summary']))}</p>")
-        # Key figures (the lesson's top-level numbers), its tables and figures come first: they
-        # carry the story; every recorded metric follows, folded, for readers who want it all.
-        key = [{"figure": k, "value": v} for k, v in result.get("metrics", {}).items() if not isinstance(v, (dict, list))]
-        if key:
-            md += ["### Key figures", "", _markdown_table(key), ""]
-            body_html.append("<h3>Key figures</h3>" + _html_table(key))
-        for table_name, records in _tables(result).items():
-            md += [f"### {table_name}", "", _markdown_table(records), ""]
-            body_html.append(f"<h3>{html.escape(table_name)}</h3>" + _html_table(records))
-        for fig_name, rel_path in result.get("figures", {}).items():
-            md += [f"![{fig_name}]({rel_path})", ""]
-            body_html.append(
-                f"<figure><img src='{html.escape(rel_path)}' alt='{html.escape(fig_name)}'>"
-                f"<figcaption>{html.escape(fig_name)}</figcaption></figure>"
-            )
-        rows = [{"metric": k, "value": v} for k, v in flatten(result.get("metrics", {}))]
-        if rows:
-            md += ["<details><summary>All recorded metrics</summary>", "", _markdown_table(rows), "", "</details>", ""]
-            body_html.append(
-                f"<details><summary>All recorded metrics ({len(rows)})</summary>{_html_table(rows)}</details>"
-            )
-    md += ["## Environment", "", "```json", json.dumps(env, indent=2, sort_keys=True), "```", ""]
-    body_html.append("<h2>Environment</h2><pre>" + html.escape(json.dumps(env, indent=2, sort_keys=True)) + "</pre>")
-
-    toc = "".join(f"<li><a href='#{html.escape(r.get('notebook', ''))}'>{html.escape(r.get('notebook', ''))}</a></li>" for r in results)
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Course report</title><style>"
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45}"
-        "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}td,th{border:1px solid #ccc;padding:3px 8px}"
-        "th{background:#f3f3f3}img{max-width:100%}figure{margin:1em 0}pre{background:#f7f7f7;padding:1em;overflow:auto}"
-        "</style></head><body><h1>Movie recommender with RAG and RL: course report</h1>"
-        f"<p>Built from the recorded results of the executed notebooks (profile: {html.escape(str(profile))}).</p>"
-        f"<ul>{toc}</ul>" + "".join(body_html) + "</body></html>"
-    )
-    paths = {
-        "markdown": atomic_write_text(out / "REPORT.md", "\n".join(md)),
-        "html": atomic_write_text(out / "index.html", page),
+    lessons = read_results(out)
+    env_path = out / "environment.json"
+    previous = json.loads(env_path.read_text()) if env_path.exists() else None
+    env = environment(lessons, profile, timings, previous)
+    if dataset is not None:
+        env["run_dataset"] = {"name": dataset, "source_kind": source_kind or "not recorded"}
+    atomic_write_json(env_path, env, sort_keys=False)
+    rows = metric_rows(lessons)
+    appendix = {
+        "json": atomic_write_json(out / "appendix" / "metrics.json", metrics_json(lessons), sort_keys=False),
+        "csv": atomic_write_text(out / "appendix" / "metrics.csv", metrics_csv(rows)),
     }
-    atomic_write_json(out / "environment.json", env)
+    paths = {"environment": env_path, "metrics_json": appendix["json"], "metrics_csv": appendix["csv"]}
+    appendix["environment"] = env_path
+    site_index = None
+    if site:
+        from .site import build_site
+
+        built = build_site(out, lessons, env, appendix, len(rows), log=log)
+        site_index = "site/index.html"
+        paths["site"] = built.index
+        paths["html"] = atomic_write_text(out / "index.html", _redirect_page(site_index))
+        if built.screenshot:
+            paths["screenshot"] = built.screenshot
+        log(f"site: {len(lessons)} lesson(s) in {built.seconds:.1f} s, {len(built.warnings)} Sphinx warning(s)"
+            + ("" if built.mathjax else ", math not vendored"))
+        for warning in built.warnings[:20]:
+            log(f"  {warning}")
+    paths["markdown"] = atomic_write_text(out / "REPORT.md", markdown_summary(lessons, env, site_index))
+    paths.setdefault("html", paths["markdown"])
     return paths
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recsys_utils.report", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default=None)
+    parser.add_argument("--profile", default=None, help="profile the results were run with (default: as last recorded)")
+    parser.add_argument("--no-site", action="store_true", help="write REPORT.md and the appendix only")
     args = parser.parse_args(argv)
-    paths = build_report(args.profile)
-    print(f"wrote {paths['markdown']} and {paths['html']}")
+    paths = build_report(args.profile, site=not args.no_site)
+    print(f"wrote {paths['markdown']}" + (f" and {paths['site']}" if "site" in paths else ""))
     return 0
 
 

@@ -27,8 +27,10 @@ def load_results(notebook: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def record_results(notebook: str, metrics: dict[str, Any], **sections: Any) -> Path:
+def record_results(notebook: str, metrics: dict[str, Any], **sections: Any) -> None:
     """Merge ``metrics`` (and named extra sections such as ``tables=``) into the results file.
+
+    Returns nothing, so the last cell of a lesson echoes no path (``results_path`` says where it went).
 
     Values must be JSON-friendly; NaN and infinity are refused because JSON has no such
     numbers and a test comparing them would be meaningless.
@@ -40,7 +42,7 @@ def record_results(notebook: str, metrics: dict[str, Any], **sections: Any) -> P
     for name, value in sections.items():
         current[name] = value
     # Insertion order is kept (no key sorting): table columns stay in the order the lesson chose.
-    return atomic_write_json(path, current, sort_keys=False)
+    atomic_write_json(path, current, sort_keys=False)
 
 
 def headline(

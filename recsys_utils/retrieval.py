@@ -11,12 +11,11 @@ column indices (``-1`` = nothing left), exactly what ``evaluation.evaluate_ranke
   user's favourite titles and embedded with the same MiniLM model, as a chat front-end would.
 - ``per_movie_rrf``: one query per liked movie (its own embedding), the lists fused with
   reciprocal rank fusion, RRF(j) = sum over lists of 1 / (rrf_k + rank_j) (Cormack et al. 2009).
-- ``hybrid_rerank``: content retrieval proposes candidates, a collaborative model re-scores
-  them: score = alpha * z(content) + (1 - alpha) * z(CF), z-scored within each user's candidates.
 
-The store cannot filter out "movies this user rated" per user in one batched call, so every
-strategy over-fetches (k + the most any user in the batch has rated) and drops rated movies
-afterwards; that keeps K real recommendations for everyone.
+These are the text-only strategies lesson 03 measures (and shows failing); the course's
+recommendations come from ``recsys_utils.candidates``, whose ``unseen_top`` also excludes
+the movies each user rated here: a bounded over-fetch, then ``$nin`` filters, never "k + the
+whole rated count" and never the whole catalogue.
 """
 
 from __future__ import annotations
@@ -27,20 +26,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from . import metrics
 from .constants import ITEM_COL, LIKE_THRESHOLD, RATING_COL, TIMESTAMP_COL, TITLE_COL, USER_COL
 from .evaluation import EvalData, top_k_from_scores
 
 __all__ = [
     "favourite_titles",
     "favourite_titles_query",
-    "hybrid_rerank",
     "ids_to_columns",
     "per_movie_rrf",
     "profile_query",
     "reciprocal_rank_fusion",
     "retrieve_unrated",
-    "select_hybrid_alpha",
     "seed_movies",
 ]
 
@@ -63,41 +59,27 @@ def ids_to_columns(ids: np.ndarray, data: EvalData) -> np.ndarray:
     return columns.reshape(ids.shape)
 
 
-def _rated_count(data: EvalData, rows: np.ndarray) -> int:
-    return int(np.diff(data.train[rows].indptr).max(initial=0))
-
-
-def _drop_rated(columns: np.ndarray, scores: np.ndarray, data: EvalData, rows: np.ndarray, k: int):
-    """Remove each user's rated movies from their candidate rows, keep order, cut to ``k``."""
-    # hits_at_k answers "is ranked[u, i] marked in matrix row u?" for all users at once; here the
-    # matrix is "rated in training" rather than "relevant".
-    rated = metrics.hits_at_k(columns, data.train[rows], columns.shape[1]) | (columns < 0)
-    order = np.argsort(rated, axis=1, kind="stable")[:, :k]  # unrated first, original order kept
-    kept = np.take_along_axis(columns, order, axis=1)
-    kept_scores = np.take_along_axis(scores, order, axis=1).astype(np.float32)
-    dropped = np.take_along_axis(rated, order, axis=1)
-    kept[dropped] = -1
-    kept_scores[dropped] = -np.inf
-    if kept.shape[1] < k:
-        pad = k - kept.shape[1]
-        kept = np.hstack([kept, np.full((kept.shape[0], pad), -1, dtype=np.int64)])
-        kept_scores = np.hstack([kept_scores, np.full((kept.shape[0], pad), -np.inf, dtype=np.float32)])
-    return kept, kept_scores
-
-
 def retrieve_unrated(store, query_vectors: np.ndarray, data: EvalData, rows: np.ndarray, k: int,
-                     namespace: str = "") -> tuple[np.ndarray, np.ndarray]:
+                     filters: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` unrated movies for each user ``rows[i]`` nearest to ``query_vectors[i]``.
 
     Returns ``(columns, scores)``, both ``(len(rows), k)``; padding is ``-1`` / ``-inf``.
+    Rated movies are excluded by ``candidates.unseen_top`` (bounded windows and ``$nin``).
     """
+    from .candidates import unseen_top
+
     rows = np.asarray(rows, dtype=np.int64)
     query_vectors = np.asarray(query_vectors, dtype=np.float32)
     if query_vectors.shape[0] != rows.size:
         raise ValueError(f"{query_vectors.shape[0]} query vectors for {rows.size} users; give one per user")
-    fetch = min(k + _rated_count(data, rows), data.n_items)
-    ids, scores = store.query_many(query_vectors, top_k=fetch, namespace=namespace)
-    return _drop_rated(ids_to_columns(ids, data), np.asarray(scores), data, rows, k)
+    seen = [data.item_ids[data.train[r].indices] for r in rows]
+    found = unseen_top(store, query_vectors, seen, k, filters)
+    columns = np.full((rows.size, k), -1, dtype=np.int64)
+    scores = np.full((rows.size, k), -np.inf, dtype=np.float32)
+    for i, (ids, values) in enumerate(found):
+        columns[i, : ids.size] = data.item_index(ids)
+        scores[i, : ids.size] = values
+    return columns, scores
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,75 +180,3 @@ def per_movie_rrf(store, item_vectors: np.ndarray, data: EvalData, rows: np.ndar
     scores = fused.toarray().astype(np.float32)
     scores[scores == 0] = -np.inf  # never retrieved: not a recommendation
     return top_k_from_scores(scores, data.train[rows], k)
-
-
-# ---------------------------------------------------------------------------------------------
-# strategy 4: hybrid, content candidates re-scored by a collaborative model
-# ---------------------------------------------------------------------------------------------
-
-
-def _zscore_rows(values: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(values)
-    masked = np.where(finite, values, np.nan)
-    mean = np.nanmean(masked, axis=1, keepdims=True)
-    std = np.nanstd(masked, axis=1, keepdims=True)
-    z = (masked - mean) / np.where(std > 0, std, 1.0)
-    return np.where(finite, z, -np.inf)
-
-
-def hybrid_rerank(store, user_vectors: np.ndarray, cf_model, data: EvalData, rows: np.ndarray, k: int,
-                  n_candidates: int | None = None, alpha: float = 0.5) -> np.ndarray:
-    """Content retrieval proposes ``n_candidates`` unrated movies; a CF model helps order them.
-
-    ``n_candidates=None`` fetches the content similarity of every catalogue movie through the
-    store (a blend over the whole catalogue); a small number such as 200 makes retrieval a
-    candidate generator whose misses the CF model can no longer repair.
-
-    score = alpha * z(content similarity) + (1 - alpha) * z(CF score), each z-scored within the
-    user's candidates (the two scales are unrelated, so raw scores cannot be added).
-    ``alpha = 1`` is pure content re-ranking, ``alpha = 0`` is CF restricted to content candidates.
-    ``cf_model`` is any fitted ``baselines`` model.
-    """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
-    n_candidates = data.n_items if n_candidates is None else n_candidates
-    if n_candidates < k:
-        raise ValueError(f"n_candidates ({n_candidates}) must be at least k ({k})")
-    rows = np.asarray(rows, dtype=np.int64)
-    columns, content = retrieve_unrated(store, np.asarray(user_vectors)[rows], data, rows, min(n_candidates, data.n_items))
-    cf_all = cf_model.score(rows)
-    cf = np.take_along_axis(cf_all, np.where(columns >= 0, columns, 0), axis=1).astype(np.float64)
-    cf[columns < 0] = -np.inf
-    blended = alpha * _zscore_rows(content.astype(np.float64)) + (1.0 - alpha) * _zscore_rows(cf)
-    blended[columns < 0] = -np.inf
-    order = np.argsort(-blended, axis=1, kind="stable")[:, :k]
-    ranked = np.take_along_axis(columns, order, axis=1)
-    ranked[np.take_along_axis(blended, order, axis=1) == -np.inf] = -1
-    return ranked
-
-
-def select_hybrid_alpha(store, item_vectors: np.ndarray, movies: pd.DataFrame, train_ratings: pd.DataFrame,
-                        make_cf, alphas=(0.1, 0.3, 0.5, 0.7, 0.9), n_candidates: int | None = None,
-                        k: int = 10, holdout_fraction: float = 0.2) -> tuple[float, pd.Series]:
-    """Choose the hybrid's ``alpha`` on validation data (each user's latest training ratings).
-
-    Profiles and the CF model (``make_cf()``, unfitted) are rebuilt from the earlier training
-    ratings only, so the test set plays no part. Returns the best alpha and nDCG@k per alpha.
-    """
-    from .embeddings import user_embeddings
-    from .evaluation import build_eval_data, evaluate_ranked
-    from .splits import temporal_holdout
-
-    fit_part, validation = temporal_holdout(train_ratings, holdout_fraction)
-    data = build_eval_data(fit_part, validation, movies[ITEM_COL])
-    users, profiles = user_embeddings(fit_part, movies, item_vectors)
-    if not np.array_equal(users, data.user_ids):
-        raise ValueError("profile users and validation users differ; pass ratings with at least 2 per user")
-    cf = make_cf().fit(data.train)
-    rows = data.eval_rows
-    scores = {}
-    for alpha in alphas:
-        ranked = hybrid_rerank(store, profiles, cf, data, rows, k, n_candidates, alpha)
-        scores[float(alpha)] = metrics.mean_over_users(evaluate_ranked(ranked, data, rows, ks=(k,))[f"ndcg@{k}"])
-    table = pd.Series(scores, name=f"validation ndcg@{k}")
-    return float(table.idxmax()), table

@@ -32,6 +32,8 @@ def _compare(record: dict, field: str, op: str, bound: float) -> bool:
     stored = record.get(field)
     if stored is None or isinstance(stored, (bool, str, list)):
         return False
+    # Pinecone compares numbers as 64-bit floats: 2**53 + 1 is not above 2**53 there.
+    stored, bound = float(stored), float(bound)
     return {"$gt": stored > bound, "$gte": stored >= bound, "$lt": stored < bound, "$lte": stored <= bound}[
         op
     ]

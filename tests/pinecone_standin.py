@@ -5,8 +5,9 @@ Tests drive it with the real SDK, so the SDK's own requests are exercised: contr
 (``/vectors/upsert``, ``/query``, ``/vectors/fetch``, ``/vectors/delete``,
 ``/describe_index_stats``) on a port of its own per index, whose address the control plane
 reports as the index ``host``. It checks the ``Api-Key`` and ``X-Pinecone-Api-Version``
-headers, enforces Pinecone's limits (1,000 records and 2 MB per upsert, dimension, metadata
-types) and evaluates filters with the independent reference evaluator in
+headers, enforces Pinecone's limits as ``recsys_utils.vectorstore.limits`` states them (1,000
+records and 2 MB per upsert, 20,000 dimensions, 512-character ids, 40 KB of metadata, top_k
+10,000, finite float32 values, metadata types, filter syntax and depth) and evaluates filters with the independent reference evaluator in
 ``tests/filter_reference.py``. Binds to 127.0.0.1 only.
 
 Run it by hand to point a lesson at it::
@@ -19,6 +20,7 @@ Run it by hand to point a lesson at it::
 from __future__ import annotations
 
 import json
+import math
 import re
 import socket
 import sys
@@ -34,9 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from filter_reference import matches as filter_matches  # noqa: E402
 
+from recsys_utils.vectorstore import limits  # noqa: E402
+
 API_VERSION = "2026-07"
-MAX_UPSERT_RECORDS = 1000
-MAX_REQUEST_BYTES = 2 * 1024 * 1024
+MAX_UPSERT_RECORDS = limits.MAX_UPSERT_RECORDS
+MAX_REQUEST_BYTES = limits.MAX_UPSERT_BYTES
 INDEX_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$")
 
 
@@ -207,7 +211,7 @@ class PineconeStandIn:
                 "error": {"code": error.code, "message": error.message},
                 "status": error.status,
             }
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
             return 400, {
                 "error": {"code": "INVALID_ARGUMENT", "message": f"bad request: {error}"},
                 "status": 400,
@@ -259,7 +263,7 @@ class PineconeStandIn:
             )
         spec = fields["_values"]
         dimension, metric = int(spec["dimension"]), spec.get("metric", "cosine")
-        if not 1 <= dimension <= 20000 or metric not in ("cosine", "dotproduct", "euclidean"):
+        if not 1 <= dimension <= limits.MAX_DIMENSION or metric not in ("cosine", "dotproduct", "euclidean"):
             raise ApiError(400, "INVALID_ARGUMENT", f"bad dimension {dimension} or metric {metric}")
         deployment = body.get("deployment") or {}
         if (
@@ -288,12 +292,14 @@ class PineconeStandIn:
                 return 200, self._query(index, body)
             if path == "/vectors/fetch" and method == "GET":
                 namespace = query.get("namespace", [""])[0]
+                _check_id_count(query.get("ids", []))
                 stored = index.namespaces.get(namespace, {})
                 found = {i: _vector_json(stored[i]) for i in query.get("ids", []) if i in stored}
                 return 200, {"vectors": found, "namespace": namespace, "usage": {"readUnits": 1}}
             if path == "/vectors/delete" and method == "POST":
                 namespace = body.get("namespace", "")
                 stored = index.namespaces.get(namespace, {})
+                _check_id_count(body.get("ids", []))
                 if body.get("deleteAll"):
                     stored.clear()
                 for record_id in body.get("ids", []):
@@ -327,7 +333,14 @@ class PineconeStandIn:
             )
         clean = []
         for vector in vectors:
+            record_id = str(vector["id"])
+            if not 1 <= len(record_id) <= limits.MAX_ID_LENGTH:
+                raise ApiError(
+                    400, "INVALID_ARGUMENT", f"Vector ID must be 1 to {limits.MAX_ID_LENGTH} characters long"
+                )
             values = [float(x) for x in vector["values"]]
+            if not all(math.isfinite(x) and abs(x) <= limits.FLOAT32_MAX for x in values):
+                raise ApiError(400, "INVALID_ARGUMENT", f"Vector {record_id!r} holds values that are not finite float32")
             if len(values) != index.dimension:
                 raise ApiError(
                     400,
@@ -346,8 +359,17 @@ class PineconeStandIn:
                     raise ApiError(400, "INVALID_ARGUMENT", f"metadata list {key!r} must hold strings")
                 if isinstance(value, dict):
                     raise ApiError(400, "INVALID_ARGUMENT", f"metadata {key!r} must not be an object")
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ApiError(400, "INVALID_ARGUMENT", f"metadata {key!r} must be a finite number")
                 metadata[key] = value
-            clean.append({"id": str(vector["id"]), "values": values, "metadata": metadata})
+            size = limits.metadata_bytes(metadata)
+            if size > limits.MAX_METADATA_BYTES:
+                raise ApiError(
+                    400,
+                    "INVALID_ARGUMENT",
+                    f"Metadata size is {size} bytes, which exceeds the limit of {limits.MAX_METADATA_BYTES} bytes per vector",
+                )
+            clean.append({"id": record_id, "values": values, "metadata": metadata})
         stored = index.namespaces.setdefault(body.get("namespace", ""), {})
         for record in clean:
             stored[record["id"]] = record
@@ -357,9 +379,11 @@ class PineconeStandIn:
     def _query(index: _Index, body: dict) -> dict:
         namespace = body.get("namespace", "")
         top_k = int(body["topK"])
-        if not 1 <= top_k <= 10000:
+        if not 1 <= top_k <= limits.MAX_TOP_K:
             raise ApiError(400, "INVALID_ARGUMENT", f"topK {top_k} out of range")
         vector = [float(x) for x in body["vector"]]
+        if not all(math.isfinite(x) for x in vector):
+            raise ApiError(400, "INVALID_ARGUMENT", "Query vector holds values that are not finite")
         if len(vector) != index.dimension:
             raise ApiError(
                 400,
@@ -405,6 +429,13 @@ class PineconeStandIn:
                 match["metadata"] = record["metadata"]
             matches.append(match)
         return {"matches": matches, "namespace": namespace, "usage": {"readUnits": 5}}
+
+
+def _check_id_count(ids: list) -> None:
+    if len(ids) > limits.MAX_REQUEST_IDS:
+        raise ApiError(
+            400, "INVALID_ARGUMENT", f"{len(ids)} ids in one request; the limit is {limits.MAX_REQUEST_IDS}"
+        )
 
 
 def _vector_json(record: dict) -> dict:

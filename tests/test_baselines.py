@@ -75,6 +75,20 @@ def test_ease_weights_solve_the_constrained_ridge_regression():
     np.testing.assert_allclose(model.score([1]), x[[1]] @ model.weights_, rtol=1e-5)
 
 
+def test_ease_max_items_fits_the_most_rated_movies_only():
+    full = baselines.EASE(l2=2.0).fit(TINY)
+    counts = np.asarray(TINY.sum(axis=0)).ravel()
+    capped = baselines.EASE(l2=2.0, max_items=3).fit(TINY)
+    kept = np.sort(np.argsort(-counts, kind="stable")[:3])
+    np.testing.assert_array_equal(capped.kept_, kept)
+    scores = capped.score([0, 1])
+    assert np.isneginf(np.delete(scores, kept, axis=1)).all()
+    x = TINY.toarray().astype(np.float64)[:, kept]
+    expected = baselines.EASE(l2=2.0).fit(sp.csr_matrix(x)).score([0, 1])
+    np.testing.assert_allclose(scores[:, kept], expected, rtol=1e-5)
+    assert full.score([0]).shape == scores[:1].shape
+
+
 def test_item_knn_is_shrunk_cosine_with_pruned_neighbours():
     x = TINY.toarray()
     norms = np.sqrt(x.sum(axis=0))
@@ -86,6 +100,13 @@ def test_item_knn_is_shrunk_cosine_with_pruned_neighbours():
     pruned = baselines.ItemKNN(n_neighbours=1, shrink=0.0).fit(TINY).similarity_.toarray()
     assert np.all((pruned > 0).sum(axis=0) <= 1)
     np.testing.assert_allclose(pruned.max(axis=0), expected.max(axis=0), rtol=1e-5)
+
+
+def test_item_knn_blocks_give_the_same_similarity(monkeypatch):
+    whole = baselines.ItemKNN(n_neighbours=2, shrink=1.0).fit(TINY).similarity_.toarray()
+    monkeypatch.setattr(baselines, "KNN_BLOCK_BYTES", 1)  # one column per block
+    blocked = baselines.ItemKNN(n_neighbours=2, shrink=1.0).fit(TINY).similarity_.toarray()
+    np.testing.assert_allclose(blocked, whole, rtol=1e-6)
 
 
 def test_als_is_reproducible_for_a_seed():

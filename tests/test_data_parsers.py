@@ -71,7 +71,7 @@ def test_zip_source_with_nested_folder(tmp_path):
     write_ml100k(tmp_path / "src" / "ml-100k")
     archive = shutil.make_archive(str(tmp_path / "ml-100k"), "zip", tmp_path / "src")
     data = load_movielens("ml-100k", source=archive)
-    assert len(data.ratings) == 6 and data.source.startswith("local:")
+    assert len(data.ratings) == 6 and data.source == "local-zip:ml-100k.zip"
 
 
 def test_detect_format(tmp_path):
@@ -82,14 +82,17 @@ def test_detect_format(tmp_path):
 
 def test_truncated_file_gives_a_parse_error(tmp_path):
     folder = write_ml100k(tmp_path / "bad", items=["1|Toy Story (1995)|01-Jan-1995||url|0|0"])
-    with pytest.raises(ParseError, match="genre flags|complete"):
+    with pytest.raises(ParseError, match=r"u.item line 1: has too few fields: the genre flag 'Adventure' and the fields after it are missing"):
         parse_folder(folder, "ml-100k")
 
 
-def test_ratings_of_unknown_movies_are_refused(tmp_path):
-    folder = write_ml100k(tmp_path / "x", data=["1\t99999\t4\t881250949"])
-    with pytest.raises(ParseError, match="missing from its movie file"):
-        load_movielens("ml-100k", source=folder)
+def test_ratings_of_movies_missing_from_the_catalogue_are_dropped_and_counted(tmp_path):
+    from recsys_utils.data import coverage
+
+    folder = write_ml100k(tmp_path / "x", data=["1\t99999\t4\t881250949", "1\t99998\t4\t881250950", "2\t1\t5\t881250951"])
+    data = load_movielens("ml-100k", source=folder)
+    assert data.dangling_ratings == 2 and data.ratings.movie_id.tolist() == [1]
+    assert coverage(data) == {"n_movies": 7, "n_rated_movies": 1, "n_unrated_movies": 6, "n_dangling_ratings": 2}
 
 
 def test_unknown_dataset_name():

@@ -61,11 +61,12 @@ def test_grouplens_zip_is_downloaded_checked_and_cached(file_server, tmp_path, m
     )
     monkeypatch.setitem(registry.DATASETS, "ml-100k", spec)
     data = load_movielens("ml-100k")
-    assert data.source == spec.url and len(data.ratings) == 6
+    assert data.source == "grouplens:ml-100k.zip" and data.source_kind == "grouplens" and len(data.ratings) == 6
     assert [a.ok for a in data.attempts] == [False, True]
     # The second load is served by the cache, verified by the manifest's checksums.
     again = load_movielens("ml-100k")
     assert again.attempts[0].ok and again.attempts[0].source.startswith("cache")
+    assert again.source_kind == "cache" and again.origin_kind == "grouplens"
 
 
 def test_corrupt_cache_is_detected_and_fetched_again(tmp_path, monkeypatch):
@@ -81,19 +82,17 @@ def test_corrupt_cache_is_detected_and_fetched_again(tmp_path, monkeypatch):
 
 def test_every_source_failing_names_each_and_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv(OFFLINE_ENV, "1")
-    broken = registry.PackagedCopy(
-        requirement="recbole==0.0.0.does-not-exist", wheel_name="x.whl", wheel_sha256="0" * 64,
-        folder_in_wheel="x", files={}, format="recbole",
-    )
-    spec = registry.DATASETS["ml-100k"]
-    monkeypatch.setitem(registry.DATASETS, "ml-100k", registry.DatasetSpec(**{**spec.__dict__, "packaged": broken}))
+    monkeypatch.setenv("RECSYS_OFFLINE_DIR", str(tmp_path / "no-offline-assets"))
     with pytest.raises(DataSourceError) as caught:
         load_movielens("ml-100k", source=tmp_path / "nowhere")
     message = str(caught.value)
     assert "no cached copy" in message
     assert "nowhere does not exist" in message
-    assert "RECSYS_OFFLINE" in message
-    assert "pip download recbole==0.0.0.does-not-exist" in message
+    assert "skipped the GroupLens download of ml-100k.zip because RECSYS_OFFLINE is set" in message
+    assert "recbole==1.2.1 is not in no-offline-assets/" in message
+    # Each skipped source says how to provide it.
+    assert "to provide it: run `python -m recsys_utils.assets fetch` (or `make venv`)" in message
+    assert "to provide it: download https://" in message
     assert "What you can do" in message and "RECSYS_MOVIELENS_SOURCE" in message
     assert len(caught.value.attempts) == 4
 
@@ -101,7 +100,9 @@ def test_every_source_failing_names_each_and_what_to_do(tmp_path, monkeypatch):
 def test_source_from_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv(OFFLINE_ENV, "1")
     monkeypatch.setenv(sources.SOURCE_ENV, str(write_ml100k(tmp_path / "env-src")))
-    assert load_movielens("ml-100k").source.endswith("env-src")
+    data = load_movielens("ml-100k")
+    # The kind and the folder's name only: the report and the notebooks never show a path.
+    assert data.source == "local-folder:env-src" and str(tmp_path) not in repr(data)
 
 
 def test_zip_with_unsafe_member_is_refused(tmp_path, monkeypatch):
@@ -119,7 +120,21 @@ def test_packaged_copy_from_the_recbole_wheel(monkeypatch):
     """The offline path this workplace relies on: ml-100k out of the recbole wheel, checked."""
     monkeypatch.setenv(OFFLINE_ENV, "1")
     data = load_movielens("ml-100k")
-    assert data.source == "pip:recbole==1.2.1"
+    assert data.source == "packaged-wheel:recbole==1.2.1" and data.checksums_verified
     assert (len(data.ratings), data.ratings.user_id.nunique(), len(data.movies)) == (100_000, 943, 1682)
     assert data.checksums == registry.RECBOLE_ML100K.files
     assert data.movies.set_index("movie_id").loc[12, "title"] == "The Usual Suspects"
+
+
+def test_a_cache_written_before_source_kinds_reports_a_kind_not_a_path(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv(OFFLINE_ENV, "1")
+    load_movielens("ml-100k", source=write_ml100k(tmp_path / "ml-100k"))
+    manifest_path = sources.cache_folder("ml-100k") / sources.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["source"] = f"local:{tmp_path / 'ml-100k'}"  # the old form
+    del manifest["source_key"]
+    manifest_path.write_text(json.dumps(manifest))
+    data = load_movielens("ml-100k")
+    assert data.source_kind == "cache" and data.source == "local-folder:ml-100k"

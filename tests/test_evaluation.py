@@ -167,3 +167,18 @@ def test_published_protocol_counts_every_held_out_rating_as_relevant():
     assert table.loc["ease", "n_users"] == 100
     assert table.loc["ease", "ndcg@10"] > table.loc["pop", "ndcg@10"]
     assert set(outside_check.PUBLISHED) == {"bpr", "sar"}
+
+
+def test_cold_item_view_counts_only_liked_cold_pairs():
+    train = sp.csr_matrix(np.array([[5, 5, 0, 0], [4, 0, 0, 0], [3, 4, 0, 0]], dtype=np.float32))
+    held = sp.csr_matrix(np.array([[0, 0, 5, 0], [0, 4, 4, 0], [0, 0, 0, 5]], dtype=np.float32))
+    relevant = held.copy()
+    relevant.data = relevant.data >= 4
+    data = evaluation.EvalData(np.arange(3), np.arange(4), train, held, relevant.astype(bool), 4.0)
+    ranked = {"a": np.array([[2, 3], [2, 1], [3, 0]])}
+    table = evaluation.cold_item_view(ranked, data, k=2, max_train_ratings=1, rows=np.arange(3))
+    # movies 2 and 3 have no training rating (cold); movie 1 has 2 ratings (not cold)
+    assert table.attrs["n_cold_movies"] == 2
+    assert table.attrs["n_relevant_cold"] == 3  # (0, 2), (1, 2), (2, 3); (1, 1) is not cold
+    assert table.attrs["n_relevant_cold_movies"] == 2
+    assert table.loc["a", "cold_hits_per_1000_users"] == pytest.approx(1000 * 3 / 3)

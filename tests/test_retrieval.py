@@ -17,7 +17,7 @@ def world():
     train, test = temporal_split(ratings)
     data = evaluation.build_eval_data(train, test, movies.movie_id)
     store = open_store("local", name="lesson03-test", dimension=vectors.shape[1], in_memory=True)
-    store.upsert([(str(m), v, {}) for m, v in zip(movies.movie_id, vectors, strict=True)])
+    store.upsert([(str(m), v, {"movie_id": int(m)}) for m, v in zip(movies.movie_id, vectors, strict=True)])
     user_ids, profiles = user_embeddings(train, movies, vectors)
     assert np.array_equal(user_ids, data.user_ids)
     return ratings, movies, vectors, train, data, store, profiles
@@ -102,6 +102,16 @@ def test_favourite_titles_query_goes_through_the_store(world):
     assert _ndcg(ranked, data) > _ndcg(random, data)
 
 
+def test_retrieve_unrated_fills_k_for_users_whose_window_is_all_rated(world):
+    _, _, vectors, _, data, store, _ = world
+    rows = data.eval_rows[:5]
+    # ask with each user's own rated movies' mean vector: the window is full of rated movies
+    queries = np.stack([vectors[data.train[r].indices].mean(axis=0) for r in rows])
+    columns, scores = retrieval.retrieve_unrated(store, queries, data, rows, 30)
+    _assert_valid_lists(columns, data, rows, 30)
+    assert (columns >= 0).all() and np.all(np.diff(scores, axis=1) <= 1e-6)
+
+
 def test_reciprocal_rank_fusion_by_hand():
     owner = np.array([0, 0, 1])
     lists = np.array([[3, 1, -1], [1, 2, 3], [0, 1, 2]])
@@ -122,16 +132,3 @@ def test_per_movie_rrf_uses_one_batched_call_and_liked_seeds(world):
     ratings = data.train[rows].toarray()
     liked_any = (ratings >= 4).any(axis=1)
     assert (ratings[owner, seeds] >= 4)[liked_any[owner]].all()
-
-
-def test_hybrid_interpolates_between_content_and_cf(world):
-    _, _, _, _, data, store, profiles = world
-    rows = data.eval_rows
-    ease = baselines.EASE(l2=20.0).fit(data.train)
-    content_only = retrieval.hybrid_rerank(store, profiles, ease, data, rows, 10, n_candidates=60, alpha=1.0)
-    np.testing.assert_array_equal(content_only, retrieval.profile_query(store, profiles, data, rows, 10))
-    hybrid = retrieval.hybrid_rerank(store, profiles, ease, data, rows, 10, n_candidates=60, alpha=0.5)
-    _assert_valid_lists(hybrid, data, rows, 10)
-    assert _ndcg(hybrid, data) >= _ndcg(content_only, data)
-    with pytest.raises(ValueError, match="alpha"):
-        retrieval.hybrid_rerank(store, profiles, ease, data, rows, 10, alpha=2.0)

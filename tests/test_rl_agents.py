@@ -88,17 +88,101 @@ def test_manifest_describes_the_policies(saved):
 
 
 @pytest.mark.parametrize("which", ["best", "dqn.zip", "ppo.zip"])
-def test_rank_candidates_returns_a_permutation_led_by_the_policys_choice(world, saved, which):
+def test_rank_candidates_orders_by_the_policys_batched_scores(world, saved, which):
     folder, _ = saved
     policy = load_policy(folder if which == "best" else folder / which)
     ids = world.catalog.movie_ids[world.pool_items[0, :14]].tolist()
-    state = UserState(recent_movie_ids=ids[:3])
+    state = policy.state_for(ids[:3], [5.0, 4.0, 2.0])
+    scores = policy.score([state, state], ids)
+    assert scores.shape == (2, 14) and scores.dtype == np.float32
     ranking = rank_candidates(policy, state, ids)
     assert sorted(ranking) == sorted(ids)
+    assert ranking == [ids[i] for i in np.argsort(-scores[0], kind="stable")]
+    # The first slate is scored exactly on the observation the environment would show.
     obs, valid = policy.observation(state, ids[:10])
-    assert ranking[0] == ids[int(np.argmax(policy.action_scores(obs)))]
+    assert valid.all()
+    order = np.argsort(-policy.action_scores(obs), kind="stable")
+    assert order.tolist() == np.argsort(-scores[0, :10], kind="stable").tolist()
     short = rank_candidates(policy, state, ids[:3], similarities=[0.9, 0.5, 0.1])
     assert sorted(short) == sorted(ids[:3])
+
+
+def test_batched_scores_match_one_state_at_a_time(world, saved):
+    policy = load_policy(saved[0])
+    ids = world.catalog.movie_ids[world.pool_items[:3, :12]]
+    states = [policy.state_for(world.catalog.movie_ids[world.pool_items[r, 20:23]]) for r in range(3)]
+    batched = policy.score(states, ids)
+    for r in range(3):
+        np.testing.assert_allclose(batched[r], policy.score(states[r], ids[r])[0], rtol=1e-5, atol=1e-6)
+
+
+def test_info_says_whether_the_policy_beats_the_greedy(world, saved, tmp_path):
+    folder, manifest = saved
+    info = load_policy(folder).info
+    assert set(info) >= {"algorithm", "version", "validation_return", "beats_greedy", "gain_vs_greedy"}
+    assert info["beats_greedy"] is False and info["gain_vs_greedy"] is None  # no comparison was saved
+    runs = {a: {"best_validation_return": [m["validation_return"]], "best_step": [0],
+                "paths": [str(folder / m["file"])], "seeds": [0]} for a, m in manifest["policies"].items()}
+    layout = RecommendationEnv(world, "train", CONFIG, 10).layout
+    vectors = np.random.default_rng(0).normal(size=(len(world.catalog.movie_ids), 32)).astype(np.float32)
+    for ci, beats in (([0.1, 0.9], True), ([-0.1, 0.9], False)):
+        save_policies(runs, world, layout, CONFIG, vectors, "shared", tmp_path / str(beats),
+                      comparison={"value": 0.5, "ci": ci})
+        info = load_policy(tmp_path / str(beats)).info
+        assert info["beats_greedy"] is beats and info["gain_vs_greedy"]["ci"] == ci
+
+
+def test_the_guard_falls_back_to_the_generators_order(world, saved, tmp_path):
+    folder, manifest = saved
+    runs = {a: {"best_validation_return": [m["validation_return"]], "best_step": [0],
+                "paths": [str(folder / m["file"])], "seeds": [0]} for a, m in manifest["policies"].items()}
+    layout = RecommendationEnv(world, "train", CONFIG, 10).layout
+    vectors = np.random.default_rng(0).normal(size=(len(world.catalog.movie_ids), 32)).astype(np.float32)
+    save_policies(runs, world, layout, CONFIG, vectors, "shared", tmp_path, serving={"policy_weight": 0.0})
+    policy = load_policy(tmp_path)
+    ids = world.catalog.movie_ids[world.pool_items[0, :14]].tolist()
+    assert rank_candidates(policy, policy.state_for(ids[:2]), ids) == ids
+
+
+def test_the_stub_policy_honours_the_contract(world):
+    from recsys_utils.testing.rl_policy import StubPolicy
+
+    vectors = np.random.default_rng(1).normal(size=(len(world.catalog.movie_ids), 8)).astype(np.float32)
+    stub = StubPolicy(world.catalog.movie_ids, vectors, beats_greedy=True)
+    ids = world.catalog.movie_ids[world.pool_items[0, :6]].tolist()
+    state = stub.state_for(ids[:2])
+    ranking = rank_candidates(stub, state, ids)
+    assert sorted(ranking) == sorted(ids) and stub.info["beats_greedy"]
+    assert stub.score([state, state], ids).shape == (2, 6)
+
+
+def test_served_observations_carry_the_collaborative_features_the_env_shows(tmp_path):
+    """A policy trained with collaborative features rebuilds them at serving time: the score of
+    each candidate from the user's folded-in history matches the environment's own."""
+    from recsys_utils.rl.agents import make_agent
+
+    world = synthetic_world(seed=4, agent_rank=4)
+    env = RecommendationEnv(world, "train", CONFIG, 10)
+    assert env.layout.item_feature_dim == 1 + 4
+    make_agent("DQN", lambda: RecommendationEnv(world, "train", CONFIG, 10), seed=0).save(tmp_path / "raw.zip")
+    from recsys_utils.rl.synthetic import synthetic_movielens
+
+    _, ratings, vectors = synthetic_movielens(seed=4)
+    save_policies({"DQN": {"best_validation_return": [0.0], "paths": [tmp_path / "raw.zip"], "best_step": [0],
+                           "seeds": [0]}}, world, env.layout, CONFIG, vectors, "shared", tmp_path / "p")
+    policy = load_policy(tmp_path / "p")
+    row = int(world.rows("train")[0])
+    mine = ratings[ratings["user_id"] == world.user_ids[row]]
+    state = policy.state_for(mine["movie_id"].to_numpy(), mine["rating"].to_numpy())
+    obs, _ = env.reset(seed=0, options={"user_row": row})
+    ids = world.catalog.movie_ids[env.slate_items]
+    served, _ = policy.observation(state, ids)
+    g = env.layout.n_genres
+    env_cf = env.layout.candidate_block(obs)[:, 3 + g]
+    served_cf = env.layout.candidate_block(served)[:, 3 + g]
+    np.testing.assert_allclose(served_cf, env_cf, atol=0.05)  # fold-in = one ALS half-step for this user
+    np.testing.assert_allclose(env.layout.candidate_block(served)[:, 4 + g :], env.layout.candidate_block(obs)[:, 4 + g :])
+    assert policy.score(state, ids).shape == (1, 10)
 
 
 def test_serving_errors_say_what_to_do(world, saved, tmp_path):
@@ -111,5 +195,9 @@ def test_serving_errors_say_what_to_do(world, saved, tmp_path):
         rank_candidates(policy, UserState(), ids)
     with pytest.raises(ValueError, match="duplicates"):
         rank_candidates(policy, UserState(recent_movie_ids=ids[:1]), [ids[0], ids[0]])
-    with pytest.raises(ValueError, match="384|32"):
+    with pytest.raises(ValueError, match="dims"):
         rank_candidates(policy, UserState(taste_embedding=np.ones(7)), ids)
+    with pytest.raises(KeyError, match="candidate_ids.*rerun"):
+        policy.score(policy.state_for(ids[:1]), [ids[0], 10**9])
+    with pytest.raises(ValueError, match="at least one"):
+        policy.state_for([])

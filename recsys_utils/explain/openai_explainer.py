@@ -2,11 +2,13 @@
 
 Settings come from the environment so a notebook never holds a secret:
 
-* ``OPENAI_API_KEY`` (required; read by the official client, never stored, printed or cached);
+* ``OPENAI_API_KEY`` (read by the official client, never stored, printed or cached); required
+  unless ``OPENAI_BASE_URL`` is the course's local endpoint on 127.0.0.1 (``recsys_utils.llm``),
+  which is then called with a placeholder key;
 * ``OPENAI_MODEL`` (default ``gpt-4o-mini``: a current GPT-4-class model that is cheap and fast
   enough for one short paragraph per recommendation);
-* ``OPENAI_BASE_URL`` (optional): any OpenAI-compatible server, e.g. a local Ollama
-  (``http://localhost:11434/v1``) or vLLM.
+* ``OPENAI_BASE_URL`` (optional): any OpenAI-compatible server; ``recsys_utils.llm.LocalLLM``
+  sets it (and ``OPENAI_MODEL``) to the course's SmolLM2 endpoint while it runs, when no key is set.
 
 It uses the chat-completions endpoint because that is the one OpenAI-compatible servers
 implement. Timeouts and retries are the official client's own (exponential backoff with jitter
@@ -25,6 +27,7 @@ import time
 
 import openai
 
+from ..llm.local import PLACEHOLDER_KEY, is_loopback_url
 from .explanation import Explanation, TokenUsage
 from .facts import MovieFacts, UserContext
 from .faithfulness import TitleCatalog, check_faithfulness
@@ -62,15 +65,19 @@ class OpenAIExplainer:
         fallback: OfflineExplainer | None = None,
         client: openai.OpenAI | None = None,
     ):
-        if client is None and not os.environ.get(KEY_VARIABLE):
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        # Without a key, only the course's local endpoint (loopback) is talked to, with a
+        # placeholder the client insists on; a real key, with its own base URL, always wins.
+        local = not os.environ.get(KEY_VARIABLE) and is_loopback_url(self.base_url)
+        if client is None and not os.environ.get(KEY_VARIABLE) and not local:
             raise MissingAPIKey(
-                f"{KEY_VARIABLE} is not set. Export it in the shell that starts Jupyter (or use "
-                "make_explainer('offline')); keys are read from the environment only."
+                f"{KEY_VARIABLE} is not set. Export it in the shell that starts Jupyter, start the local "
+                "model (recsys_utils.llm.start_local_llm) or use make_explainer('offline'); keys are read "
+                "from the environment only."
             )
         if timeout_s <= 0:
             raise ValueError(f"timeout_s={timeout_s}; give a positive number of seconds")
         self.model = model or os.environ.get("OPENAI_MODEL") or DEFAULT_MODEL
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.temperature = temperature
@@ -81,7 +88,10 @@ class OpenAIExplainer:
         self.fallback = fallback or OfflineExplainer(seed=seed)
         # The client reads OPENAI_API_KEY itself; this object never holds the key in an attribute
         # of its own, so printing or pickling the explainer's settings cannot reveal it.
-        self._client = client or openai.OpenAI(base_url=self.base_url, timeout=timeout_s, max_retries=max_retries)
+        self._client = client or openai.OpenAI(
+            base_url=self.base_url, timeout=timeout_s, max_retries=max_retries,
+            **({"api_key": PLACEHOLDER_KEY} if local else {}),
+        )
 
     def __repr__(self) -> str:
         return f"OpenAIExplainer(model={self.model!r}, base_url={_safe_url(self.base_url)!r}, timeout_s={self.timeout_s})"

@@ -47,7 +47,10 @@ def facts_document(user: UserContext, movie: MovieFacts) -> dict:
 
     document = {
         "recommended_movie": public(movie),
-        "user_liked_movies": [public(liked.facts) | {"user_rating": liked.rating} for liked in user.liked],
+        "user_liked_movies": [
+            public(liked.facts) | ({"user_rating": liked.rating} if liked.rating is not None else {})
+            for liked in user.liked
+        ],
     }
     if user.wish:
         document["user_wish"] = user.wish

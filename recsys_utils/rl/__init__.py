@@ -1,11 +1,14 @@
 """Lesson 04: a MovieLens user simulator, a gymnasium environment, DQN versus PPO.
 
-Modules (one job each): ``ground_truth`` (the simulated users' ratings), ``simulator`` (response
-and long-term dynamics), ``features`` (observation layout), ``world`` (precomputed arrays),
-``candidates`` (retrieval of each user's pool), ``env`` (the gymnasium environment), ``agents``
-(stable-baselines3 DQN and PPO), ``baselines``, ``evaluation``, ``experiment`` (the lesson's
-pipeline) and ``serving`` (saved policies for the service: :func:`load_policy`,
-:func:`rank_candidates`).
+Modules (one job each): ``ground_truth`` (the simulated users' ratings), ``simulator`` (the
+response model and its parameters), ``regimes`` (the lesson's two calibrated configurations),
+``batched`` (many sessions in lockstep: the one home of the dynamics), ``env`` (the gymnasium
+environment, a batch of one), ``features`` (observation layout), ``world`` (precomputed arrays),
+``candidates`` (each user's retrieved pool), ``agents`` and ``networks`` (stable-baselines3 DQN
+and PPO with the shared candidate scorer), ``baselines`` (greedy, fitted Q, logging), ``oracles``
+(myopic and lookahead), ``rollouts``, ``evaluation`` (statistics), ``experiment`` (the MovieLens
+world) and ``serving`` (the policy contract the service calls: :func:`load_policy`,
+``policy.state_for``, the batched ``policy.score``, :func:`rank_candidates`, ``policy.info``).
 """
 
 from .simulator import SimulatorConfig

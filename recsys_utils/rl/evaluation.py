@@ -12,6 +12,18 @@ few vectorised lines with its own seeded generator.
 "Tasks" are groups of test users by activity (quintiles of their number of training ratings):
 each cell of a (runs x tasks) score matrix is one seed's mean return over one group, so the
 interval reflects seed-to-seed variation, as in rliable.
+
+Every comparison between two methods (a gain over the greedy, the model gap, the planning room)
+uses :func:`hierarchical_bootstrap`: seeds are resampled, then test users, so the interval
+carries both sources of variation (resampling only the few per-seed means, as the first
+version of this lesson did, makes intervals too narrow). Methods evaluated with the same seed
+index face the same users with the same random streams, so differences are paired.
+
+Re-checked on 2026-12-01 with the pinned versions (rliable 1.2.0, arch 7.2.0, pandas 3.1.1,
+NumPy 2.4.6): ``import rliable.library`` still fails inside ``arch`` with ``TypeError:
+deprecate_kwarg() missing 1 required positional argument: 'new_arg_name'`` (arch 7.2 calls a
+pandas helper whose signature changed). arch 8.0's refusal of ``random_state`` is from the
+earlier check and was not re-run (it would need another arch in the environment).
 """
 
 from __future__ import annotations
@@ -111,8 +123,9 @@ def normalised(scores: np.ndarray, random_ref: np.ndarray, oracle_ref: np.ndarra
 
 def comparison_table(results: dict[str, dict], groups: np.ndarray, reference=("random", "myopic oracle"),
                      seed: int = 0) -> list[dict]:
-    """One row per method: every summary metric as mean over seeds with a 95% interval, plus the
-    normalised score's IQM with a stratified-bootstrap interval.
+    """One row per method: the mean return with a hierarchical (seeds x users) interval, the other
+    summary metrics as means over seeds with a 95% interval over seeds, plus the normalised
+    score's IQM with a stratified-bootstrap interval.
 
     ``results[name]`` holds ``per_user`` (seeds, users) mean returns and ``summaries`` (a list
     of ``Rollouts.summary()`` dicts, one per seed).
@@ -122,7 +135,8 @@ def comparison_table(results: dict[str, dict], groups: np.ndarray, reference=("r
     rows = []
     for name, res in results.items():
         row = {"method": name, "seeds": len(res["summaries"])}
-        for metric in ("mean_return", "ctr", "watch_time", "session_length", "diversity"):
+        row["mean_return"] = hierarchical_bootstrap(res["per_user"], seed=seed)
+        for metric in ("ctr", "watch_time", "session_length", "diversity"):
             values = np.array([[s[metric]] for s in res["summaries"]])
             point, lo, hi = stratified_bootstrap(values, mean, seed=seed)
             row[metric] = {"mean": point, "low": lo, "high": hi}
@@ -170,3 +184,54 @@ def curve_band(curves: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarra
 
 def format_interval(cell: dict, digits: int = 2) -> str:
     return f"{cell['mean']:.{digits}f} [{cell['low']:.{digits}f}, {cell['high']:.{digits}f}]"
+
+
+def hierarchical_bootstrap(values: np.ndarray, reps: int = CI_REPS, seed: int = 0,
+                           confidence: float = 0.95) -> dict[str, float]:
+    """Mean of a (seeds, users) matrix with a two-level bootstrap interval: resample seeds, then
+    users (the same users for every resampled seed, so per-user pairing is kept)."""
+    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    n_seeds, n_users = values.shape
+    if n_users < 2:
+        raise ValueError(f"need at least 2 users to resample; got shape {values.shape}")
+    rng = np.random.default_rng(seed)
+    seed_idx = rng.integers(0, n_seeds, size=(reps, n_seeds))
+    user_idx = rng.integers(0, n_users, size=(reps, n_users))
+    # Mean over resampled seeds of the mean over resampled users, without a (reps, S, U) cube.
+    per_seed = np.stack([values[:, u].mean(axis=1) for u in user_idx])  # (reps, seeds)
+    boot = np.take_along_axis(per_seed, seed_idx, axis=1).mean(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
+    return {"mean": float(values.mean()), "low": float(lo), "high": float(hi)}
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """a - b for (seeds, users) matrices paired by seed index (the shorter one sets the seeds)."""
+    a, b = np.atleast_2d(a), np.atleast_2d(b)
+    n = min(len(a), len(b))
+    return hierarchical_bootstrap(a[:n] - b[:n], seed=seed)
+
+
+def share_of_room(method: np.ndarray, greedy: np.ndarray, lookahead: np.ndarray, myopic: np.ndarray,
+                  reps: int = CI_REPS, seed: int = 0) -> dict[str, float]:
+    """(method - greedy) / (lookahead - myopic oracle) with users and seeds resampled jointly.
+
+    ``method`` and ``greedy`` are (seeds, users); ``lookahead`` and ``myopic`` (oracle seeds,
+    users), paired by user. The ratio of means is recomputed on each resample."""
+    method, greedy = np.atleast_2d(method), np.atleast_2d(greedy)
+    lookahead, myopic = np.atleast_2d(lookahead), np.atleast_2d(myopic)
+    n = min(len(method), len(greedy))
+    gain = method[:n] - greedy[:n]
+    room = lookahead[: len(myopic)] - myopic[: len(lookahead)]
+    rng = np.random.default_rng(seed)
+    users = gain.shape[1]
+    values = np.empty(reps)
+    for i in range(reps):
+        u = rng.integers(0, users, users)
+        g = gain[rng.integers(0, len(gain), len(gain))][:, u].mean()
+        r = room[rng.integers(0, len(room), len(room))][:, u].mean()
+        values[i] = g / r if abs(r) > 1e-9 else np.nan
+    point_room = room.mean()
+    point = gain.mean() / point_room if abs(point_room) > 1e-9 else float("nan")
+    lo, hi = np.nanquantile(values, [0.025, 0.975]) if np.isfinite(values).any() else (np.nan, np.nan)
+    return {"mean": float(point), "low": float(lo), "high": float(hi)}

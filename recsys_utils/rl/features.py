@@ -11,8 +11,9 @@ history_genres         G           share of each genre among the last ``window``
 last_feedback          3           click, watch fraction, like of the previous recommendation
 session_counts         3           misses, clicks and likes so far, each / max_steps
 position               1           step / max_steps
-candidates             k * (3+G)   per candidate: similarity, popularity, recent-genre overlap,
-                                   then its G genre flags
+candidates             k * (3+G+F) per candidate: similarity, popularity, recent-genre overlap,
+                                   its G genre flags, then its F item features (the collaborative
+                                   embedding, ``Catalog.item_features``; F = 0 without one)
 =====================  ==========  ===========================================================
 
 "recent-genre overlap" is the same share the simulator's boredom starts from, computed from the
@@ -40,10 +41,11 @@ class ObservationLayout:
     k: int
     window: int
     max_steps: int
+    item_feature_dim: int = 0
 
     @property
     def per_candidate(self) -> int:
-        return len(CANDIDATE_FEATURES) + self.n_genres
+        return len(CANDIDATE_FEATURES) + self.n_genres + self.item_feature_dim
 
     @property
     def user_size(self) -> int:
@@ -71,7 +73,12 @@ class ObservationLayout:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "size": self.size, "slices": self.slices(),
-                "candidate_features": [*CANDIDATE_FEATURES, "genres..."]}
+                "candidate_features": [*CANDIDATE_FEATURES, "genres...", "item_features..."]}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ObservationLayout:
+        return cls(values["taste_dim"], values["n_genres"], values["k"], values["window"], values["max_steps"],
+                   int(values.get("item_feature_dim", 0)))
 
     def candidate_block(self, observations: np.ndarray) -> np.ndarray:
         """View (..., k, per_candidate) of the candidate features of one or many observations."""
@@ -93,25 +100,54 @@ def build_observation(
     cand_popularity: np.ndarray,
     cand_genres: np.ndarray,
     cand_valid: np.ndarray | None = None,
+    cand_item_features: np.ndarray | None = None,
 ) -> np.ndarray:
     """Assemble one observation; rows of ``cand_valid == False`` (padding) are all zeros."""
-    obs = np.empty(layout.size, dtype=np.float32)
+    return build_observations(
+        layout, taste[None], np.asarray(window_genre_counts)[None], np.asarray(last_feedback)[None],
+        np.asarray(counts)[None], np.asarray([step]), np.asarray(cand_similarity)[None],
+        np.asarray(cand_popularity)[None], np.asarray(cand_genres)[None],
+        None if cand_valid is None else np.asarray(cand_valid)[None],
+        None if cand_item_features is None else np.asarray(cand_item_features)[None],
+    )[0]
+
+
+def build_observations(
+    layout: ObservationLayout,
+    taste: np.ndarray,
+    window_genre_counts: np.ndarray,
+    last_feedback: np.ndarray,
+    counts: np.ndarray,
+    step: np.ndarray,
+    cand_similarity: np.ndarray,
+    cand_popularity: np.ndarray,
+    cand_genres: np.ndarray,
+    cand_valid: np.ndarray | None = None,
+    cand_item_features: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, size) observations for n sessions at once (arrays carry a leading batch axis)."""
+    n = len(taste)
+    obs = np.empty((n, layout.size), dtype=np.float32)
     d, g = layout.taste_dim, layout.n_genres
-    obs[:d] = taste
-    obs[d : d + g] = window_genre_counts / float(layout.window)
+    obs[:, :d] = taste
+    obs[:, d : d + g] = window_genre_counts / float(layout.window)
     pos = d + g
-    obs[pos : pos + FEEDBACK_SIZE] = last_feedback
+    obs[:, pos : pos + FEEDBACK_SIZE] = last_feedback
     pos += FEEDBACK_SIZE
-    obs[pos : pos + COUNTS_SIZE] = counts / float(layout.max_steps)
+    obs[:, pos : pos + COUNTS_SIZE] = counts / float(layout.max_steps)
     pos += COUNTS_SIZE
-    obs[pos] = step / float(layout.max_steps)
+    obs[:, pos] = np.asarray(step, dtype=np.float32) / float(layout.max_steps)
     block = layout.candidate_block(obs)
-    block[:, 0] = cand_similarity
-    block[:, 1] = cand_popularity
-    block[:, 2] = genre_overlap(cand_genres, window_genre_counts, layout.window)
-    block[:, 3:] = cand_genres
+    block[..., 0] = cand_similarity
+    block[..., 1] = cand_popularity
+    block[..., 2] = genre_overlap(cand_genres, window_genre_counts, layout.window)
+    block[..., 3 : 3 + g] = cand_genres
+    if layout.item_feature_dim:
+        if cand_item_features is None:
+            raise ValueError(f"the layout expects {layout.item_feature_dim} item features per candidate; pass them")
+        block[..., 3 + g :] = cand_item_features
     if cand_valid is not None:
-        block[~cand_valid] = 0.0
+        block[~np.asarray(cand_valid, dtype=bool)] = 0.0
     np.clip(obs, -1.0, 1.0, out=obs)
     return obs
 

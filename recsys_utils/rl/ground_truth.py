@@ -66,6 +66,42 @@ class RatingModel:
     def predict(self, user_ids, movie_ids) -> np.ndarray:
         return self.predict_index(self.user_index(user_ids), self.item_index(movie_ids))
 
+    def predict_with_unrated(self, user_ids, movie_ids) -> tuple[np.ndarray, int]:
+        """Like :meth:`predict`, but a movie nobody rated (a catalogue entry without ratings,
+        18 of ml-latest-small's 9,742) gets the user's baseline ``mu + b_u``: no item bias, no
+        factors, the best a model can say about a film it has no data on. Returns the
+        predictions and how many (user, movie) cells were such movies."""
+        ids = np.asarray(movie_ids)
+        pos = self._item_pos.get_indexer(ids.ravel()).reshape(ids.shape)
+        unknown = pos < 0
+        bias = np.append(self.item_bias, 0.0)
+        factors = np.vstack([self.item_factors, np.zeros((1, self.item_factors.shape[1]))])
+        pos = np.where(unknown, len(self.item_bias), pos)
+        user = self.user_index(user_ids)
+        raw = (self.global_mean + self.user_bias[user] + bias[pos]
+               + np.einsum("...d,...d->...", self.user_factors[user], factors[pos]))
+        return np.clip(raw, RATING_MIN, RATING_MAX).astype(np.float32), int(unknown.sum())
+
+    def item_rows_or_missing(self, movie_ids) -> np.ndarray:
+        """Positions of ``movie_ids`` in the model, -1 for movies it was not fitted on."""
+        ids = np.asarray(movie_ids)
+        return self._item_pos.get_indexer(ids.ravel()).reshape(ids.shape)
+
+    def fold_in(self, movie_ids, ratings, reg: float = 0.1) -> np.ndarray:
+        """A new user's ``[p_u, b_u]`` from the movies they rated (one ridge solve against the
+        fitted item factors, the same normal equations as a user half-step of ALS); movies the
+        model does not know are skipped."""
+        rows = self.item_rows_or_missing(movie_ids)
+        ratings = np.asarray(ratings, dtype=np.float64)
+        keep = rows >= 0
+        dim = self.item_factors.shape[1] + 1
+        if not keep.any():
+            return np.zeros(dim)
+        design = np.hstack([self.item_factors[rows[keep]], np.ones((int(keep.sum()), 1))])
+        target = ratings[keep] - self.global_mean - self.item_bias[rows[keep]]
+        gram = design.T @ design + reg * max(int(keep.sum()), 1) * np.eye(dim)
+        return np.linalg.solve(gram, design.T @ target)
+
 
 def fit_rating_model(
     ratings: pd.DataFrame,

@@ -6,6 +6,8 @@ import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+MASKED = -1e4  # score of a padded slot: far below any real candidate's
+
 
 class CandidateScorer(BaseFeaturesExtractor):
     """Scores every (user, candidate) pair with the same weights.
@@ -38,6 +40,12 @@ class CandidateScorer(BaseFeaturesExtractor):
         batch = observations.shape[0]
         user = observations[:, : self.user_size]
         cands = observations[:, self.user_size :].reshape(batch, self.k, self.per_candidate)
+        # Masking: a padded slot (all features zero, as the service pads short lists) scores
+        # MASKED and stays out of the session summary.
+        valid = cands.abs().sum(dim=-1) > 0
         pairs = torch.cat([user.unsqueeze(1).expand(-1, self.k, -1), cands], dim=-1)
         hidden = self.encoder(pairs)
-        return torch.cat([self.score(hidden).squeeze(-1), hidden.mean(dim=1)], dim=1)
+        scores = torch.where(valid, self.score(hidden).squeeze(-1), torch.full_like(valid, MASKED, dtype=hidden.dtype))
+        weights = valid.unsqueeze(-1).to(hidden.dtype)
+        summary = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        return torch.cat([scores, summary], dim=1)

@@ -1,10 +1,13 @@
 """Run a policy on many simulated sessions at once and summarise what happened.
 
-All sessions of one evaluation advance in lockstep so a policy is called once per step on a
-batch of observations (one forward pass of the network, one call of the reward model).
-Each (user, episode) pair gets its own seed derived from ``seed``, so two policies evaluated
-with the same ``seed`` face the same users with the same random streams (common random
-numbers), which makes their difference far less noisy than independent runs would.
+All sessions of one evaluation advance in lockstep in one :class:`BatchedSessions`, so a policy
+is called once per step on a batch of observations (one forward pass of the network, one call
+of the reward model). Each (user, episode) pair gets its own seed derived from ``seed``, so two
+policies evaluated with the same ``seed`` face the same users with the same random streams
+(common random numbers), which makes their difference far less noisy than independent runs.
+
+A policy is anything with ``act(observations (n, obs_dim), sessions) -> actions (n,)``; only
+oracles read ``sessions`` (the simulator's state); finished sessions' actions are ignored.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .env import RecommendationEnv
+from .batched import BatchedSessions
 
 
 @dataclass
@@ -55,39 +58,38 @@ def intra_list_diversity(genre_vectors: np.ndarray) -> float:
     return float(1.0 - (sims.sum() - np.trace(sims)) / (n * (n - 1)))
 
 
-def run_sessions(policy, world, split: str, config, k: int, seed: int, episodes_per_user: int = 1,
-                 max_users: int | None = None) -> Rollouts:
+def start_sessions(world, split: str, config, k: int, seed: int, episodes_per_user: int = 1,
+                   max_users: int | None = None) -> BatchedSessions:
     rows = world.rows(split)
     if max_users is not None:
         rows = rows[:max_users]
-    envs, obs = [], []
-    for episode in range(episodes_per_user):
-        for row in rows:
-            env = RecommendationEnv(world, split, config, k)
-            o, _ = env.reset(seed=session_seed(seed, int(row), episode), options={"user_row": int(row)})
-            envs.append(env)
-            obs.append(o)
-    n = len(envs)
+    all_rows = np.tile(rows, episodes_per_user)
+    episodes = np.repeat(np.arange(episodes_per_user), len(rows))
+    seeds = [session_seed(seed, int(r), int(e)) for r, e in zip(all_rows, episodes, strict=True)]
+    return BatchedSessions.start(world, config, k, all_rows, seeds)
+
+
+def run_sessions(policy, world, split: str, config, k: int, seed: int, episodes_per_user: int = 1,
+                 max_users: int | None = None) -> Rollouts:
+    sessions = start_sessions(world, split, config, k, seed, episodes_per_user, max_users)
+    return play(policy, sessions)
+
+
+def play(policy, sessions: BatchedSessions) -> Rollouts:
+    n = sessions.n
     returns, lengths, clicks, watch, likes = (np.zeros(n) for _ in range(5))
-    shown: list[list[int]] = [[] for _ in range(n)]
-    active = np.arange(n)
-    current = np.stack(obs)
-    while len(active):
-        actions = np.asarray(policy.act(current[active], [envs[i] for i in active]))
-        still = []
-        for i, action in zip(active, actions, strict=True):
-            o, r, terminated, truncated, info = envs[i].step(int(action))
-            current[i] = o
-            returns[i] += r
-            lengths[i] += 1
-            clicks[i] += info["click"]
-            watch[i] += info["watch"]
-            likes[i] += info["like"]
-            shown[i].append(info["item"])
-            if not (terminated or truncated):
-                still.append(i)
-        active = np.asarray(still, dtype=int)
-    genres = world.catalog.genres
-    diversity = np.array([intra_list_diversity(genres[items]) for items in shown])
-    user_rows = np.array([env.user_row for env in envs])
-    return Rollouts(user_rows, returns, lengths, clicks, watch, likes, diversity)
+    shown = np.full((n, sessions.config.max_steps), -1, dtype=np.int64)
+    while not sessions.done.all():
+        active = ~sessions.done
+        actions = np.asarray(policy.act(sessions.observations(), sessions)).astype(np.int64)
+        t = np.minimum(sessions.step, sessions.config.max_steps - 1)
+        result = sessions.step_all(actions)
+        shown[np.flatnonzero(active), t[active]] = result.item[active]
+        returns += result.reward
+        lengths += active
+        clicks += result.click
+        watch += result.watch
+        likes += result.like
+    genres = sessions.world.catalog.genres
+    diversity = np.array([intra_list_diversity(genres[row[row >= 0]]) for row in shown])
+    return Rollouts(sessions.rows.copy(), returns, lengths, clicks, watch, likes, diversity)

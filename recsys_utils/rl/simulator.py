@@ -3,14 +3,28 @@
 Everything here is simulator-side: it reads the ground-truth predicted rating, which the agent
 never sees. The response model is a multinomial logit over {the recommended movie, no click};
 after a click, the watch fraction and the chance of a like grow with the predicted rating.
-Long-term dynamics (switchable for the ablation):
 
-* boredom: a movie whose genres already filled the recent window is less attractive;
-* patience: every recommendation that is not clicked costs patience, a like restores a little;
-* leaving: the user leaves when patience runs out, or at a small base rate each step.
+Two kinds of appeal, following RecSim's interest-evolution environment (Ie et al., 2019), where
+a document's *clickbait* appeal drives the choice while its *quality* drives what the user gets
+from it and how long they stay: here the click utility may lean on the movie's popularity and
+its similarity to the user's taste (``popularity_weight``, ``similarity_weight``), while the
+watch fraction, the like and the patience change after a watch follow the predicted rating.
 
-All numbers live in :class:`SimulatorConfig` so the lesson can print them and the ablation can
-flip one switch.
+Long-term dynamics (``long_term_dynamics``; off in the control regime):
+
+* satiation (RecSim's interest evolution): each shown movie adds its genres to a satiation
+  trace that decays by ``satiation_decay`` per step; a candidate whose genres are satiated
+  beyond ``boredom_tolerance`` loses up to ``boredom_weight`` of utility;
+* patience, the user's remaining time budget (KuaiSim's leave model, Zhao et al., 2023): a miss
+  costs ``patience_drop``; a watched movie moves patience by ``patience_recovery +
+  quality_gain * (rating - quality_center)``, so watching clickbait of low quality drains it;
+* leaving: when patience runs out, or at ``leave_base`` per step whatever was shown;
+* returning (KuaiSim's return model): when the session ends, the user's chance of coming back
+  follows their end-of-session satisfaction (remaining patience); its expected value
+  ``return_reward * P(return)`` is paid with the last step's reward.
+
+All numbers live in :class:`SimulatorConfig`; :mod:`recsys_utils.rl.regimes` names the two
+configurations the lesson compares, calibrated offline.
 """
 
 from __future__ import annotations
@@ -61,7 +75,21 @@ class SimulatorConfig:
             lasts about a dozen steps and a good one reaches the cap of ``max_steps``.
         leave_base: chance of leaving after any step whatever was shown (0.02 per step): real
             sessions end for reasons unrelated to the recommendations.
-        max_steps: the session is cut after this many recommendations (20).
+        max_steps: the session ends after this many recommendations (20); step 20 is a true end
+            (``terminated``), the observation carries the position in the session.
+    Clickbait, quality and return (0 = off, which gives the original lesson's simulator):
+        popularity_weight: click utility per unit of popularity (log-count share, 0..1).
+        similarity_weight, similarity_center, similarity_scale: click utility per
+            ``similarity_scale`` of retrieval similarity (cosine of the movie with the user's
+            taste) above ``similarity_center``; the calibration sets centre and scale to the
+            pools' mean and standard deviation.
+        satiation_decay: share of the satiation trace kept per step; 0 uses the hard window of
+            ``boredom_window`` recent recommendations instead.
+        quality_center, quality_gain: patience change per predicted star above
+            ``quality_center`` after a watched movie.
+        return_reward, return_midpoint, return_slope: expected reward of a return visit,
+            ``return_reward * sigmoid(return_slope * (patience / initial_patience - return_midpoint))``,
+            paid at the end of the session.
     """
 
     click_intercept: float = 1.0
@@ -84,6 +112,16 @@ class SimulatorConfig:
     patience_recovery: float = 0.1
     leave_base: float = 0.02
     max_steps: int = 20
+    popularity_weight: float = 0.0
+    similarity_weight: float = 0.0
+    similarity_center: float = 0.5
+    similarity_scale: float = 1.0
+    satiation_decay: float = 0.0
+    quality_center: float = 3.5
+    quality_gain: float = 0.0
+    return_reward: float = 0.0
+    return_midpoint: float = 0.5
+    return_slope: float = 6.0
 
     def __post_init__(self) -> None:
         if self.max_steps < 1 or self.boredom_window < 1:
@@ -94,6 +132,12 @@ class SimulatorConfig:
             raise ValueError(f"boredom_tolerance={self.boredom_tolerance} must be in [0, 1)")
         if self.initial_patience <= 0 or self.patience_drop < 0 or self.patience_recovery < 0:
             raise ValueError("initial_patience must be > 0 and patience_drop/recovery >= 0")
+        if self.similarity_scale <= 0:
+            raise ValueError(f"similarity_scale={self.similarity_scale} must be > 0")
+        if not 0.0 <= self.satiation_decay < 1.0:
+            raise ValueError(f"satiation_decay={self.satiation_decay} must be in [0, 1)")
+        if self.return_reward < 0 or self.quality_gain < 0:
+            raise ValueError("return_reward and quality_gain must be >= 0")
 
     def without_long_term_dynamics(self) -> SimulatorConfig:
         """The ablation: same user, no boredom and no patience."""
@@ -130,9 +174,13 @@ class UserResponseModel:
     def __init__(self, config: SimulatorConfig):
         self.config = config
 
-    def click_probability(self, ratings: np.ndarray, boredom: np.ndarray) -> np.ndarray:
+    def click_probability(self, ratings: np.ndarray, boredom: np.ndarray, popularity=0.0,
+                          similarity=None) -> np.ndarray:
         c = self.config
         utility = c.click_intercept + c.rating_weight * (ratings - c.rating_center)
+        utility = utility + c.popularity_weight * np.asarray(popularity)
+        if similarity is not None:
+            utility = utility + c.similarity_weight * (np.asarray(similarity) - c.similarity_center) / c.similarity_scale
         if c.long_term_dynamics:
             utility = utility - c.boredom_weight * boredom
         # Logit over {movie, no click}: exp(u) / (exp(u) + exp(u0)).
@@ -146,13 +194,22 @@ class UserResponseModel:
         c = self.config
         return sigmoid(c.like_slope * (ratings - c.like_midpoint))
 
-    def expected_reward(self, ratings: np.ndarray, boredom: np.ndarray) -> np.ndarray:
-        """E[reward] of showing each candidate now: what the myopic oracle maximises."""
+    def expected_reward(self, ratings: np.ndarray, boredom: np.ndarray, popularity=0.0,
+                        similarity=None) -> np.ndarray:
+        """E[engagement] of showing each candidate now: what the myopic oracle maximises."""
         c = self.config
         on_click = c.click_reward + c.watch_reward * self.watch_fraction(ratings) + (
             c.like_reward * self.like_probability(ratings)
         )
-        return self.click_probability(ratings, boredom) * on_click
+        return self.click_probability(ratings, boredom, popularity, similarity) * on_click
+
+    def return_value(self, patience: np.ndarray) -> np.ndarray:
+        """Expected reward of the return visit for the patience left at the end of a session."""
+        c = self.config
+        if not c.long_term_dynamics or c.return_reward == 0:
+            return np.zeros_like(np.asarray(patience, dtype=np.float64))
+        share = np.clip(np.asarray(patience, dtype=np.float64) / c.initial_patience, 0.0, 1.0)
+        return c.return_reward * sigmoid(c.return_slope * (share - c.return_midpoint))
 
     def sample(self, rng: np.random.Generator, rating: float, boredom: float) -> tuple[float, float, float]:
         """Draw (click, watch fraction, like) for one shown movie."""

@@ -76,8 +76,9 @@ class InMemoryCosineStore:
 
 
 def synthetic_world(seed: int = 0, n_users: int = 120, n_movies: int = 300, pool_size: int = 32, window: int = 5,
-                    taste_dim: int = 8):
-    """A ready :class:`~recsys_utils.rl.world.SimulationWorld` with train/val/test user splits."""
+                    taste_dim: int = 8, agent_rank: int = 0):
+    """A ready :class:`~recsys_utils.rl.world.SimulationWorld` with train/val/test user splits;
+    ``agent_rank > 0`` adds the agents' collaborative features (a rating model of that rank)."""
     from .ground_truth import fit_rating_model
     from .world import build_catalog, build_world, weighted_taste
 
@@ -95,5 +96,6 @@ def synthetic_world(seed: int = 0, n_users: int = 120, n_movies: int = 300, pool
     taste = weighted_taste(ratings, user_ids, catalog, vectors)
     store = InMemoryCosineStore(movies[ITEM_COL].to_numpy(), vectors)
     model = fit_rating_model(ratings, rank=8, n_iters=8, seed=seed)
+    agent = fit_rating_model(ratings, rank=agent_rank, n_iters=8, seed=seed + 1) if agent_rank else None
     return build_world(movies, ratings, vectors, taste, user_ids, store, splits, model,
-                       taste_dim=taste_dim, pool_size=pool_size, window=window)
+                       taste_dim=taste_dim, pool_size=pool_size, window=window, agent_model=agent)

@@ -26,6 +26,13 @@ class Catalog:
     genres: np.ndarray  # (m, G) float32 multi-hot
     genre_names: list[str]
     popularity: np.ndarray  # (m,) float32 in [0, 1]: log(1 + #ratings) / log(1 + max)
+    # (m, F) float32 in [-1, 1]: per-movie features the agent sees (the collaborative embedding);
+    # zero rows for movies without training ratings. None: no item features (F = 0).
+    item_features: np.ndarray | None = None
+
+    @property
+    def item_feature_dim(self) -> int:
+        return 0 if self.item_features is None else int(self.item_features.shape[1])
 
     def positions(self, movie_ids) -> np.ndarray:
         ids = np.asarray(movie_ids, dtype=np.int64)
@@ -79,6 +86,25 @@ class SimulationWorld:
     history: np.ndarray  # (n, W) catalogue positions, -1 = none, oldest first
     pool_ratings: np.ndarray  # (n, P) float32 ground truth: simulator side only
     splits: dict[str, np.ndarray] = field(default_factory=dict)  # name -> user rows
+    # (n, P) float32 in [-1, 1]: the agent-side collaborative score of each pooled movie, a rating
+    # model fitted on training-period ratings only, (predicted stars - 3) / 2. None: not used.
+    pool_cf: np.ndarray | None = None
+    coverage: dict = field(default_factory=dict)  # unrated pooled movies, dropped dangling ratings
+    agent_model: RatingModel | None = None  # the agent-side model behind pool_cf (for serving)
+
+    @property
+    def item_feature_dim(self) -> int:
+        return (0 if self.pool_cf is None else 1) + self.catalog.item_feature_dim
+
+    def candidate_features(self, rows: np.ndarray, slots: np.ndarray) -> np.ndarray | None:
+        """(n, k, F) per-candidate item features: the collaborative score, then the catalogue's
+        item features (the collaborative embedding); None when the world has neither."""
+        parts = []
+        if self.pool_cf is not None:
+            parts.append(self.pool_cf[rows[:, None], slots][..., None])
+        if self.catalog.item_features is not None:
+            parts.append(self.catalog.item_features[self.pool_items[rows[:, None], slots]])
+        return np.concatenate(parts, axis=-1) if parts else None
 
     def rows(self, split: str) -> np.ndarray:
         if split not in self.splits:
@@ -100,11 +126,18 @@ def assemble_world(
     history: np.ndarray,
     rating_model: RatingModel,
     splits: dict[str, np.ndarray],
+    agent_model: RatingModel | None = None,
 ) -> SimulationWorld:
-    """Project tastes, look up the ground-truth ratings of the pools, map split ids to rows."""
-    user_pos = rating_model.user_index(user_ids)
-    item_pos = rating_model.item_index(catalog.movie_ids[pool_items])
-    pool_ratings = rating_model.predict_index(user_pos[:, None], item_pos)
+    """Project tastes, look up the ground-truth ratings of the pools, map split ids to rows.
+
+    Pooled movies without any rating get the user's baseline rating (see
+    ``RatingModel.predict_with_unrated``); how many there were is kept in ``coverage``."""
+    pool_ids = catalog.movie_ids[pool_items]
+    pool_ratings, unrated = rating_model.predict_with_unrated(np.asarray(user_ids)[:, None], pool_ids)
+    pool_cf = None
+    if agent_model is not None:
+        agent_pred, _ = agent_model.predict_with_unrated(np.asarray(user_ids)[:, None], pool_ids)
+        pool_cf = ((agent_pred - 3.0) / 2.0).astype(np.float32)
     row_of = pd.Index(user_ids)
     split_rows = {}
     for name, ids in splits.items():
@@ -122,6 +155,9 @@ def assemble_world(
         history=history,
         pool_ratings=pool_ratings,
         splits=split_rows,
+        pool_cf=pool_cf,
+        agent_model=agent_model,
+        coverage={"unrated_pool_cells": unrated, "pool_cells": int(pool_items.size)},
     )
 
 
@@ -158,6 +194,7 @@ def build_world(
     taste_dim: int = 16,
     pool_size: int = 40,
     window: int = 5,
+    agent_model: RatingModel | None = None,
 ) -> SimulationWorld:
     """Assemble the world from the data layer's tables and the retrieval lesson's artefacts.
 
@@ -168,13 +205,29 @@ def build_world(
     """
     from .candidates import retrieve_candidate_pools
 
+    # Ratings of movies missing from the catalogue (dangling) cannot be shown or counted.
+    dangling = ~history_ratings[ITEM_COL].isin(movies[ITEM_COL])
+    history_ratings = history_ratings[~dangling]
     catalog = build_catalog(movies, history_ratings)
+    if agent_model is not None:
+        catalog.item_features = item_factor_features(agent_model, catalog.movie_ids)
     if len(item_vectors) != len(catalog.movie_ids):
         raise ValueError(f"{len(item_vectors)} item vectors for {len(catalog.movie_ids)} movies; align them")
     projection = TasteProjection.fit(np.asarray(item_vectors, dtype=np.float32), taste_dim)
     seen = seen_items(history_ratings, user_ids, catalog)
     pool_items, pool_similarity = retrieve_candidate_pools(store, taste_vectors, seen, catalog.movie_ids, pool_size)
     history = recent_history(history_ratings, user_ids, catalog, window)
-    return assemble_world(
-        catalog, projection, user_ids, taste_vectors, pool_items, pool_similarity, history, rating_model, splits
-    )
+    world = assemble_world(catalog, projection, user_ids, taste_vectors, pool_items, pool_similarity, history,
+                           rating_model, splits, agent_model)
+    world.coverage["dangling_ratings_dropped"] = int(dangling.sum())
+    return world
+
+
+def item_factor_features(model: RatingModel, movie_ids: np.ndarray) -> np.ndarray:
+    """(m, rank) float32 in [-1, 1]: the agent-side model's item factors, each column scaled by
+    three standard deviations; zero rows for movies the model was not fitted on."""
+    rows = model.item_rows_or_missing(movie_ids)
+    factors = np.zeros((len(movie_ids), model.item_factors.shape[1]), dtype=np.float32)
+    factors[rows >= 0] = model.item_factors[rows[rows >= 0]]
+    scale = 3.0 * factors[rows >= 0].std(axis=0) + 1e-8 if (rows >= 0).any() else 1.0
+    return np.clip(factors / scale, -1.0, 1.0).astype(np.float32)

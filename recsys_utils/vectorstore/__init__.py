@@ -2,7 +2,9 @@
 
 ``open_store(backend="auto")`` picks Pinecone when ``PINECONE_API_KEY`` is set and the embedded
 store otherwise; ``backend="local"`` or ``"pinecone"`` overrides. See ``base.VectorStore`` for
-the calls and ``filters`` for the metadata filter semantics both backends share.
+the calls, ``filters`` for the metadata filter semantics both backends share, ``limits`` for
+every limit both enforce (Pinecone's), and ``errors`` for what they raise: all errors are
+``VectorStoreError``; a damaged local store raises ``CorruptIndexError`` at open.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import os
 from pathlib import Path
 
 from ..paths import artifacts_dir
-from .base import Match, QueryResponse, Record, VectorStore, VectorStoreError
-from .filters import FilterError, validate_filter
+from . import limits
+from .base import Match, QueryResponse, Record, VectorStore
+from .errors import CorruptIndexError, FilterError, MetadataError, VectorStoreError
+from .filters import validate_filter
 from .local import LocalVectorStore
 
 logger = logging.getLogger(__name__)
@@ -60,17 +64,41 @@ def open_store(
     return LocalVectorStore(name=name, dimension=dimension, metric=metric, path=folder)
 
 
+def open_store_rebuilding(*args, **kw) -> VectorStore:
+    """``open_store``, except that a damaged local store is emptied instead of raising.
+
+    For code that (re)builds its index from the data whenever the store is empty or out of
+    date (``ensure_movie_index`` and the other ``ensure_*`` indexes): the damage is logged as a
+    warning naming the file and the problem, the damaged files are deleted, and the store
+    comes back empty, so the caller's usual "build it" path runs. Code that only reads an index
+    (the service) calls ``open_store`` and shows the ``CorruptIndexError`` instead.
+    """
+    try:
+        return open_store(*args, **kw)
+    except CorruptIndexError as error:
+        logger.warning(
+            "vector store %r is damaged (%s %s); its files were removed so it can be rebuilt",
+            error.name, error.file, error.problem,
+        )
+        error.discard()
+        return open_store(*args, **kw)
+
+
 __all__ = [
     "BACKENDS",
+    "CorruptIndexError",
     "FilterError",
     "LocalVectorStore",
     "Match",
+    "MetadataError",
     "QueryResponse",
     "Record",
     "VectorStore",
     "VectorStoreError",
     "default_store_path",
+    "limits",
     "open_store",
+    "open_store_rebuilding",
     "resolve_backend",
     "validate_filter",
 ]

@@ -13,22 +13,24 @@ Semantics (the subset Pinecone documents, MongoDB-style):
   ``$ne $nin`` (the negation of a test it cannot pass).
 - Types never coerce: ``1`` does not equal ``"1"`` or ``true``; ``1`` equals ``1.0``.
 
-Anything else raises ``FilterError`` naming the offending part.
+Anything else raises ``FilterError`` naming the offending part, as does a filter nesting
+``$and`` / ``$or`` deeper than ``limits.MAX_FILTER_DEPTH`` or a number no 64-bit float holds.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
 
+from .errors import FilterError, MetadataError
+from .limits import MAX_FILTER_DEPTH, MAX_METADATA_BYTES, MAX_SAFE_INTEGER, metadata_bytes
+
 COMPARISON_OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists")
 LOGICAL_OPS = ("$and", "$or")
-
-
-class FilterError(ValueError):
-    """The metadata filter is not valid Pinecone filter syntax."""
 
 
 def _is_number(value: Any) -> bool:
@@ -39,8 +41,20 @@ def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, bool)) or _is_number(value)
 
 
-def validate_filter(flt: Any, where: str = "filter") -> None:
-    """Raise ``FilterError`` unless ``flt`` is a valid filter (None means no filter)."""
+def _finite(value: Any) -> bool:
+    """A number a 64-bit float holds (Pinecone compares metadata numbers as float64)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int such as 10**400
+        return False
+
+
+def validate_filter(flt: Any, where: str = "filter", depth: int = 0) -> None:
+    """Raise ``FilterError`` unless ``flt`` is a valid filter (None means no filter).
+
+    ``depth`` counts the ``$and`` / ``$or`` levels above ``flt``; more than
+    ``MAX_FILTER_DEPTH`` is refused before anything recurses further.
+    """
     if flt is None:
         return
     if not isinstance(flt, dict):
@@ -53,10 +67,17 @@ def validate_filter(flt: Any, where: str = "filter") -> None:
         if not isinstance(key, str):
             raise FilterError(f"{where} has a non-string key {key!r}")
         if key in LOGICAL_OPS:
+            if depth >= MAX_FILTER_DEPTH:
+                at = where if len(where) <= 80 else f"{where[:30]}...{where[-30:]}"
+                raise FilterError(
+                    f"the filter nests $and/$or more than {MAX_FILTER_DEPTH} levels deep (at {at}), the limit "
+                    "(vectorstore.limits.MAX_FILTER_DEPTH); flatten it: an $and of $ands is one $and, "
+                    "an $or of $ors one $or"
+                )
             if not isinstance(value, list) or not value:
-                raise FilterError(f"{where}.{key} must be a non-empty list of filters, got {value!r}")
+                raise FilterError(f"{where}.{key} must be a non-empty list of filters, got {_short(value)}")
             for index, part in enumerate(value):
-                validate_filter(part, f"{where}.{key}[{index}]")
+                validate_filter(part, f"{where}.{key}[{index}]", depth + 1)
         elif key.startswith("$"):
             raise FilterError(
                 f"{where} uses unknown top-level operator {key!r}; top level takes field names, "
@@ -66,11 +87,11 @@ def validate_filter(flt: Any, where: str = "filter") -> None:
             _validate_field_ops(value, f"{where}.{key}")
         elif not _is_scalar(value):
             raise FilterError(
-                f"{where}.{key} = {value!r}: shorthand equality takes a string, number or boolean; "
+                f"{where}.{key} = {_short(value)}: shorthand equality takes a string, number or boolean; "
                 "use {'$in': [...]} to match one of several values"
             )
-        elif _is_number(value) and not np.isfinite(value):
-            raise FilterError(f"{where}.{key} = {value!r} is not a finite number")
+        elif _is_number(value) and not _finite(value):
+            raise FilterError(f"{where}.{key} = {_short(value)} is not a finite 64-bit number")
 
 
 def _validate_field_ops(ops: dict, where: str) -> None:
@@ -85,20 +106,33 @@ def _validate_field_ops(ops: dict, where: str) -> None:
         at = f"{where}.{op}"
         if op in ("$eq", "$ne"):
             if not _is_scalar(operand):
-                raise FilterError(f"{at} takes a string, number or boolean, got {operand!r}")
+                raise FilterError(f"{at} takes a string, number or boolean, got {_short(operand)}")
         elif op in ("$gt", "$gte", "$lt", "$lte"):
             if not _is_number(operand):
-                raise FilterError(f"{at} takes a number, got {operand!r}")
+                raise FilterError(f"{at} takes a number, got {_short(operand)}")
         elif op in ("$in", "$nin"):
             if not isinstance(operand, list) or not operand:
-                raise FilterError(f"{at} takes a non-empty list of strings or numbers, got {operand!r}")
+                raise FilterError(f"{at} takes a non-empty list of strings or numbers, got {_short(operand)}")
             for item in operand:
                 if not (isinstance(item, str) or _is_number(item)):
-                    raise FilterError(f"{at} takes strings or numbers, got {item!r} in {operand!r}")
+                    raise FilterError(f"{at} takes strings or numbers, got {_short(item)} in {_short(operand)}")
         elif op == "$exists" and not isinstance(operand, bool):
-            raise FilterError(f"{at} takes true or false, got {operand!r}")
-        if _is_number(operand) and not np.isfinite(operand):
-            raise FilterError(f"{at} = {operand!r} is not a finite number")
+            raise FilterError(f"{at} takes true or false, got {_short(operand)}")
+        numbers_in = operand if isinstance(operand, list) else [operand]
+        for item in numbers_in:
+            if _is_number(item) and not _finite(item):
+                raise FilterError(f"{at} holds {_short(item)}, not a finite 64-bit number")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about huge inputs."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit
+        return f"an integer of more than {sys.get_int_max_str_digits()} digits"
+    except RecursionError:
+        return f"a {type(value).__name__} nested too deeply to print"
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} characters)"
 
 
 class MetadataColumns:
@@ -211,47 +245,96 @@ def _mask(flt: dict | None, columns: MetadataColumns) -> np.ndarray:
 def clean_metadata(metadata: dict | None, record_id: str = "?") -> dict[str, Any]:
     """Metadata as both backends store it: JSON scalars and lists of strings, nulls dropped.
 
-    NumPy scalars become Python numbers, NaN / None / pandas NA are dropped (Pinecone strips
-    nulls on write), and anything else (nested dicts, lists of numbers) raises a clear error.
+    NumPy scalars become Python numbers; NaN / None / pandas NA are dropped as missing values
+    (Pinecone takes no nulls). Refused with ``MetadataError``: other types (nested dicts, lists
+    of numbers), infinite numbers, integers beyond ``±limits.MAX_SAFE_INTEGER`` (Pinecone keeps
+    numbers as float64), text that is not valid UTF-8, and metadata over
+    ``limits.MAX_METADATA_BYTES`` as compact JSON.
     """
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
-        raise TypeError(f"metadata of record {record_id!r} must be a dict, got {type(metadata).__name__}")
+        raise MetadataError(f"metadata of record {record_id!r} must be a dict, got {type(metadata).__name__}")
     clean: dict[str, Any] = {}
     for key, value in metadata.items():
         if not isinstance(key, str) or not key or key.startswith("$"):
-            raise ValueError(
-                f"record {record_id!r}: metadata key {key!r} must be a non-empty string not starting with '$'"
+            raise MetadataError(
+                f"record {record_id!r}: metadata key {_short(key)} must be a non-empty string not starting with '$'"
             )
-        if value is None or _is_missing(value):
-            continue
-        if isinstance(value, (bool, np.bool_)):
-            clean[key] = bool(value)
-        elif isinstance(value, str):
+        # The common types first: this runs once per field of every record upserted.
+        if isinstance(value, str):
             clean[key] = value
+        elif isinstance(value, (bool, np.bool_)):
+            clean[key] = bool(value)
         elif isinstance(value, numbers.Integral):
-            clean[key] = int(value)
+            number = int(value)
+            if not -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+                raise MetadataError(
+                    f"record {record_id!r}: metadata {key!r} = {_short(number)} is beyond ±2**53, the integers a "
+                    "64-bit float (how Pinecone stores numbers) holds exactly; store it as a string"
+                )
+            clean[key] = number
         elif isinstance(value, numbers.Real):
-            clean[key] = float(value)
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            if number != number:  # NaN: a missing value, dropped like None
+                continue
+            if not math.isfinite(number):
+                raise MetadataError(
+                    f"record {record_id!r}: metadata {key!r} = {_short(value)}: Pinecone stores only finite "
+                    "numbers; leave the field out or store a finite value (NaN and None are dropped as missing)"
+                )
+            clean[key] = number
         elif isinstance(value, (list, tuple, np.ndarray)):
             items = list(value)
             if not all(isinstance(item, str) for item in items):
-                raise TypeError(
-                    f"record {record_id!r}: metadata {key!r} must be a list of strings, got {value!r}"
+                raise MetadataError(
+                    f"record {record_id!r}: metadata {key!r} must be a list of strings, got {_short(value)}"
                 )
             clean[key] = [str(item) for item in items]
+        elif value is None or _is_missing(value):
+            continue
         else:
-            raise TypeError(
+            raise MetadataError(
                 f"record {record_id!r}: metadata {key!r} has type {type(value).__name__}; "
                 "use a string, number, boolean or list of strings"
+            )
+    if clean:
+        try:
+            size = metadata_bytes(clean)
+        except UnicodeEncodeError:  # a lone surrogate somewhere: say where
+            for key, value in clean.items():
+                _check_utf8(key, record_id, "a metadata key")
+                for text in value if isinstance(value, list) else [value]:
+                    if isinstance(text, str):
+                        _check_utf8(text, record_id, f"metadata {key!r}")
+            raise
+        if size > MAX_METADATA_BYTES:
+            largest = max(clean, key=lambda k: metadata_bytes({k: clean[k]}))
+            raise MetadataError(
+                f"record {record_id!r} has {size:,} bytes of metadata (compact JSON); Pinecone's limit is "
+                f"{MAX_METADATA_BYTES:,} (40 KB, vectorstore.limits.MAX_METADATA_BYTES) per record. "
+                f"Shorten the largest field, {largest!r} ({metadata_bytes({largest: clean[largest]}):,} bytes), "
+                "or keep long text outside the index and look it up by id"
             )
     return clean
 
 
+def _check_utf8(text: str, record_id: str, what: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise MetadataError(
+            f"record {record_id!r}: {what} holds {text[error.start : error.end]!r} at position {error.start}, "
+            "which is not valid UTF-8 (a lone surrogate); both backends store UTF-8 text"
+        ) from None
+    return text
+
+
 def _is_missing(value: Any) -> bool:
-    if isinstance(value, float | np.floating):
-        return not np.isfinite(value)
+    """pandas NA / NaT: missing values, dropped like None (NaN is handled with the numbers)."""
     try:
         import pandas as pd
 

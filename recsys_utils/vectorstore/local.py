@@ -6,38 +6,58 @@ is exact, has no extra dependency, and benchmarks/bench_vectorstore.py shows it 
 of the bare product at 1.7k-100k vectors. None of those libraries speaks Pinecone's filter
 language, which is the part that must behave identically on both backends.
 
-Layout under ``<path>/<name>/``: ``store.json`` (dimension, metric, namespaces, manifest) and
-``ns-<hash>.npz`` per namespace (ids, vectors, metadata as JSON). Every write replaces files
-atomically, namespace file first and ``store.json`` last.
+Layout under ``<path>/<name>/``: ``store.json`` (dimension, metric, manifest, and per namespace
+its file, record count and sha256) and ``ns-<hash>.npz`` per namespace (ids, vectors, metadata
+as JSON). Every write replaces files atomically, namespace file first and ``store.json`` last.
+
+Loading verifies everything before the store is used: ``store.json`` against its own sha256,
+each namespace file against the sha256 recorded for it, then the arrays' shapes and values
+(ids unique, one vector and one metadata dict per id, finite float32 rows of unit length for
+cosine). Any mismatch raises ``CorruptIndexError`` naming the file; nothing is half-loaded.
+A store written before checksums existed (format 1) is checked the same way, less the
+checksums, and then gets them. Verification costs one sha256 pass over the files at open
+(benchmarks/bench_vectorstore.py ``--load``), never anything per query.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import math
+import logging
+import re
 import threading
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..fileio import atomic_write_json, atomic_write_with
+from ..fileio import atomic_write_bytes, atomic_write_json
 from .base import (
     Match,
     QueryResponse,
     Record,
     VectorStore,
     VectorStoreError,
+    check_dimension,
     check_metric,
+    check_namespace,
     check_top_k,
     prepare_records,
+    query_matrix,
     query_vector,
 )
+from .errors import CorruptIndexError
 from .filters import MetadataColumns, filter_mask
 
-FORMAT_VERSION = 1
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 2  # 2: sha256 checksums of store.json and of every namespace file
+_NAMESPACE_FILE = re.compile(r"ns-[0-9a-f]{16}\.npz")
+# What reading a damaged .npz / JSON can raise (np.load wraps most zip damage in these).
+_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, UnicodeDecodeError)
 # query_many computes (rows x vectors) score blocks; cap a block at ~64 MB of float32.
 _BLOCK_BYTES = 64 << 20
 
@@ -81,31 +101,111 @@ class LocalVectorStore(VectorStore):
         if not name or any(c in name for c in "/\\") or name.startswith("."):
             raise VectorStoreError(f"store name {name!r} must be a plain folder name such as 'movies'")
         self.name = name
-        self.dimension = int(dimension)
+        self.dimension = check_dimension(dimension)
         self.metric = check_metric(metric)
         self.folder = Path(path) / name if path is not None else None
         self._namespaces: dict[str, _Namespace] = {}
+        self._checksums: dict[str, str] = {}  # namespace -> sha256 of its file as last written or verified
         self._manifest: dict[str, str] = {}
         self._lock = threading.Lock()
         if self.folder is not None and (self.folder / "store.json").exists():
             self._load()
 
     # ---- persistence -------------------------------------------------------------------
+    def _corrupt(self, file: str, problem: str) -> CorruptIndexError:
+        return CorruptIndexError(self.name, self.folder, file, problem)
+
     def _load(self) -> None:
-        info = json.loads((self.folder / "store.json").read_text())
+        try:
+            info = json.loads((self.folder / "store.json").read_bytes())
+        except _READ_ERRORS as error:
+            raise self._corrupt("store.json", f"cannot be read as JSON ({type(error).__name__}: {error})") from None
+        if not isinstance(info, dict):
+            raise self._corrupt("store.json", f"holds a JSON {type(info).__name__}, not an object")
+        version = info.get("format")
+        if isinstance(version, int) and version > FORMAT_VERSION:
+            raise VectorStoreError(
+                f"the store at {self.folder} was written by a newer version of the course (format {version}; "
+                f"this one reads up to {FORMAT_VERSION}); update the repository or rebuild the index"
+            )
+        if version not in (1, FORMAT_VERSION):
+            raise self._corrupt("store.json", f"has format {version!r}, which no version of the course wrote")
+        if version == FORMAT_VERSION and info.get("sha256") != _info_checksum(info):
+            raise self._corrupt("store.json", "does not match its own sha256 checksum (it was edited or damaged)")
         if info.get("dimension") != self.dimension or info.get("metric") != self.metric:
             raise VectorStoreError(
                 f"the store at {self.folder} holds {info.get('dimension')}-d {info.get('metric')} vectors, "
                 f"not {self.dimension}-d {self.metric}; open it with those settings, pick another name, "
                 "or delete the folder to rebuild it"
             )
-        self._manifest = dict(info.get("manifest", {}))
-        for namespace, filename in info.get("namespaces", {}).items():
-            with np.load(self.folder / filename, allow_pickle=False) as stored:
-                ids = stored["ids"].tolist()
-                vectors = stored["vectors"]
+        manifest, listed = info.get("manifest", {}), info.get("namespaces", {})
+        if not isinstance(manifest, dict) or not all(isinstance(v, str) for v in manifest.values()):
+            raise self._corrupt("store.json", "has a manifest that is not a map of strings")
+        if not isinstance(listed, dict):
+            raise self._corrupt("store.json", "has a namespace list that is not a map")
+        namespaces, checksums = {}, {}
+        for namespace, entry in listed.items():
+            entry = {"file": entry} if version == 1 else entry
+            if not isinstance(entry, dict) or entry.get("file") != self._namespace_file(namespace):
+                raise self._corrupt("store.json", f"names {entry!r} as the file of namespace {namespace!r}")
+            namespaces[namespace], checksums[namespace] = self._load_namespace(namespace, entry)
+        self._manifest, self._namespaces, self._checksums = dict(manifest), namespaces, checksums
+        if version < FORMAT_VERSION:
+            logger.info("vector store %r: adding checksums to a format-%d store", self.name, version)
+            try:
+                self._save([])
+            except OSError as error:  # a read-only copy still opens; it is verified next time it is written
+                logger.info("vector store %r: could not add checksums (%s)", self.name, error)
+
+    def _load_namespace(self, namespace: str, entry: dict) -> tuple[_Namespace, str]:
+        file = entry["file"]
+        try:
+            raw = (self.folder / file).read_bytes()
+        except FileNotFoundError:
+            raise self._corrupt(file, f"(namespace {namespace!r}) is missing") from None
+        except OSError as error:
+            raise self._corrupt(file, f"cannot be read ({error})") from None
+        digest = hashlib.sha256(raw).hexdigest()
+        if "sha256" in entry and digest != entry["sha256"]:
+            raise self._corrupt(
+                file,
+                f"does not match the sha256 recorded in store.json ({len(raw):,} bytes, expected "
+                f"{str(entry['sha256'])[:12]}..., found {digest[:12]}...): it was changed or truncated after it was written",
+            )
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as stored:
+                ids, vectors = stored["ids"], stored["vectors"]
                 metadata = json.loads(bytes(stored["metadata"]).decode("utf-8"))
-            self._namespaces[namespace] = _Namespace(ids, vectors, metadata)
+        except _READ_ERRORS as error:
+            raise self._corrupt(file, f"cannot be read ({type(error).__name__}: {error})") from None
+        problem = self._namespace_problem(ids, vectors, metadata, entry.get("count"))
+        if problem:
+            raise self._corrupt(file, f"(namespace {namespace!r}) {problem}")
+        return _Namespace(ids.tolist(), vectors, metadata), digest
+
+    def _namespace_problem(self, ids, vectors, metadata, count) -> str | None:
+        """What makes a loaded namespace unusable, or None (every check is O(size), done once)."""
+        if ids.ndim != 1 or ids.dtype.kind != "U":
+            return f"holds ids of shape {ids.shape} and type {ids.dtype}, not a list of strings"
+        if vectors.ndim != 2 or vectors.dtype != np.float32 or vectors.shape[1] != self.dimension:
+            return f"holds vectors of shape {vectors.shape} and type {vectors.dtype}, not (n, {self.dimension}) float32"
+        if not isinstance(metadata, list) or not all(isinstance(m, dict) for m in metadata):
+            return "holds metadata that is not a list of JSON objects"
+        if not len(ids) == len(vectors) == len(metadata):
+            return f"holds {len(ids)} ids, {len(vectors)} vectors and {len(metadata)} metadata entries; they must match"
+        if count is not None and count != len(ids):
+            return f"holds {len(ids)} records; store.json says {count}"
+        if len(ids) == 0:
+            return "holds no records (an empty namespace is never written)"
+        if len(set(ids.tolist())) != len(ids):
+            return "holds the same id twice"
+        if not np.isfinite(vectors).all():
+            return "holds NaN or infinite vector values"
+        if self.metric == "cosine":
+            norms = np.linalg.norm(vectors, axis=1)
+            if np.abs(norms - 1.0).max() > 1e-3:
+                return "holds cosine vectors that are not of unit length"
+        return None
 
     @staticmethod
     def _namespace_file(namespace: str) -> str:
@@ -116,43 +216,38 @@ class LocalVectorStore(VectorStore):
             return
         for namespace in changed:
             ns = self._namespaces.get(namespace)
-            target = self.folder / self._namespace_file(namespace)
             if ns is None:
                 continue
-            ids = np.asarray(ns.ids.tolist(), dtype=str) if len(ns) else np.empty(0, dtype="<U1")
+            ids = np.asarray(ns.ids.tolist(), dtype=str)
             metadata = np.frombuffer(json.dumps(ns.metadata).encode("utf-8"), dtype=np.uint8)
-
-            def write(tmp: Path, ids=ids, ns=ns, metadata=metadata) -> None:
-                with open(tmp, "wb") as handle:
-                    np.savez(handle, ids=ids, vectors=ns.matrix, metadata=metadata)
-
-            atomic_write_with(target, write)
-        atomic_write_json(
-            self.folder / "store.json",
-            {
-                "format": FORMAT_VERSION,
-                "name": self.name,
-                "dimension": self.dimension,
-                "metric": self.metric,
-                "namespaces": {ns: self._namespace_file(ns) for ns in self._namespaces},
-                "manifest": self._manifest,
+            buffer = io.BytesIO()
+            np.savez(buffer, ids=ids, vectors=ns.matrix, metadata=metadata)
+            raw = buffer.getvalue()
+            atomic_write_bytes(self.folder / self._namespace_file(namespace), raw)
+            self._checksums[namespace] = hashlib.sha256(raw).hexdigest()
+        info = {
+            "format": FORMAT_VERSION,
+            "name": self.name,
+            "dimension": self.dimension,
+            "metric": self.metric,
+            "namespaces": {
+                ns: {"file": self._namespace_file(ns), "count": len(data), "sha256": self._checksums[ns]}
+                for ns, data in self._namespaces.items()
             },
-        )
+            "manifest": self._manifest,
+        }
+        info["sha256"] = _info_checksum(info)
+        atomic_write_json(self.folder / "store.json", info)
         live = {self._namespace_file(ns) for ns in self._namespaces}
         for stale in self.folder.glob("ns-*.npz"):
-            if stale.name not in live:
+            if stale.name not in live and _NAMESPACE_FILE.fullmatch(stale.name):
                 stale.unlink(missing_ok=True)
 
     # ---- writes ------------------------------------------------------------------------
-    def _prepare_matrix(self, vectors: np.ndarray) -> np.ndarray:
-        if self.metric == "cosine":
-            # Stored at unit length so a query is one matrix-vector product.
-            vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors.astype(np.float32, copy=False)
-
     def upsert(self, records: Iterable, namespace: str = "") -> int:
-        _check_namespace(namespace)
-        prepared = prepare_records(records, self.dimension)
+        check_namespace(namespace)
+        # Checked and made float32 (cosine: unit length, so a query is one mat-vec) before any change.
+        prepared = prepare_records(records, self.dimension, self.metric)
         if not prepared:
             return 0
         with self._lock:
@@ -160,7 +255,7 @@ class LocalVectorStore(VectorStore):
             ids = current.ids.tolist()
             metadata = list(current.metadata)
             rows = dict(current.rows)
-            new_vectors = self._prepare_matrix(np.stack([r.vector for r in prepared]))
+            new_vectors = np.stack([r.vector for r in prepared])
             replace_rows, replace_from, append_from = [], [], []
             for position, record in enumerate(prepared):
                 if record.id in rows:
@@ -182,7 +277,7 @@ class LocalVectorStore(VectorStore):
         return len(prepared)
 
     def delete(self, ids: Sequence[str], namespace: str = "") -> None:
-        _check_namespace(namespace)
+        check_namespace(namespace)
         ids = _check_ids(ids)
         with self._lock:
             current = self._namespaces.get(namespace)
@@ -194,6 +289,7 @@ class LocalVectorStore(VectorStore):
             keep = np.array([row for row in range(len(current)) if row not in drop], dtype=np.int64)
             if len(keep) == 0:
                 del self._namespaces[namespace]
+                self._checksums.pop(namespace, None)
             else:
                 self._namespaces[namespace] = _Namespace(
                     current.ids[keep].tolist(), current.matrix[keep], [current.metadata[r] for r in keep]
@@ -201,9 +297,10 @@ class LocalVectorStore(VectorStore):
             self._save([namespace])
 
     def delete_all(self, namespace: str = "") -> None:
-        _check_namespace(namespace)
+        check_namespace(namespace)
         with self._lock:
             if self._namespaces.pop(namespace, None) is not None:
+                self._checksums.pop(namespace, None)
                 self._save([])
 
     def set_manifest(self, manifest: dict[str, str]) -> None:
@@ -218,6 +315,7 @@ class LocalVectorStore(VectorStore):
         """Remove every record and the manifest (the folder stays)."""
         with self._lock:
             self._namespaces.clear()
+            self._checksums.clear()
             self._manifest = {}
             self._save([])
 
@@ -239,8 +337,9 @@ class LocalVectorStore(VectorStore):
     ) -> list[Match]:
         # Hot path (benchmarks/bench_vectorstore.py holds it within 1.5x of a bare matvec):
         # rank on the raw dot products and scale only the k winners by the query norm.
+        # Validation of records happens at upsert/load; here only q's own q.q check.
         top_k = check_top_k(top_k)
-        q = query_vector(vector, self.dimension)
+        q, scale = query_vector(vector, self.dimension, self.metric)
         ns = self._namespaces.get(namespace)
         if ns is None or ns.matrix.shape[0] == 0:
             if filter is not None:
@@ -257,7 +356,6 @@ class LocalVectorStore(VectorStore):
         k = min(top_k, n)
         part = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
         best = part[np.argsort(-scores[part])]
-        scale = self._query_scale(q)
         picked = (best if rows is None else rows[best]).tolist()
         top_scores = (scores[best] * scale).tolist()
         ids, metadata = ns.ids, ns.metadata
@@ -266,28 +364,11 @@ class LocalVectorStore(VectorStore):
                                  namespace)
         return QueryResponse([Match(ids[r], s, None) for r, s in zip(picked, top_scores, strict=True)], namespace)
 
-    def _query_scale(self, q: np.ndarray) -> float:
-        if self.metric != "cosine":
-            return 1.0
-        squared = float(np.dot(q, q))
-        if squared == 0.0:
-            raise VectorStoreError("query vector is all zeros; it has no direction to compare")
-        return 1.0 / math.sqrt(squared)
-
     def query_many(
         self, vectors, top_k: int, filter: dict | None = None, namespace: str = ""
     ) -> tuple[np.ndarray, np.ndarray]:
         top_k = check_top_k(top_k)
-        queries = np.asarray(vectors, dtype=np.float32)
-        if queries.ndim != 2 or queries.shape[1] != self.dimension:
-            raise VectorStoreError(
-                f"query_many takes an (n, {self.dimension}) array, got shape {queries.shape}"
-            )
-        if self.metric == "cosine":
-            norms = np.linalg.norm(queries, axis=1, keepdims=True)
-            if np.any(norms == 0):
-                raise VectorStoreError("query_many got an all-zero query vector, which has no direction")
-            queries = queries / norms
+        queries = query_matrix(vectors, self.dimension, self.metric)  # cosine: unit rows
         n = len(queries)
         ids_out = np.full((n, top_k), "", dtype=object)
         scores_out = np.full((n, top_k), -np.inf, dtype=np.float32)
@@ -345,9 +426,10 @@ class LocalVectorStore(VectorStore):
         return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
 
 
-def _check_namespace(namespace: str) -> None:
-    if not isinstance(namespace, str):
-        raise VectorStoreError(f"namespace must be a string ('' is the default), got {namespace!r}")
+def _info_checksum(info: dict) -> str:
+    """sha256 of ``store.json``'s content without its own checksum, in a canonical form."""
+    body = {k: v for k, v in info.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
 
 
 def _check_ids(ids: Sequence[str]) -> list[str]:

@@ -7,6 +7,9 @@
 - A missing index is created as a serverless (``managed``) index; cloud and region come from
   ``PINECONE_CLOUD`` / ``PINECONE_REGION`` (default ``aws`` / ``us-east-1``). An existing index
   with another dimension or metric is refused with instructions instead of being reused.
+- Records, queries and filters are checked against ``limits`` before any request, with the
+  same code and messages as the local store; cosine vectors are sent at unit length (scaled in
+  float64), so a vector's scale never matters on either backend.
 - Upserts go out in batches under 2 MB and 1,000 records; each batch must report every
   record written. 429 and 5xx answers are retried by the SDK's own retry policy
   (``RetryConfig``: exponential backoff with jitter that honours ``Retry-After``).
@@ -34,23 +37,27 @@ from .base import (
     Record,
     VectorStore,
     VectorStoreError,
+    check_dimension,
     check_metric,
+    check_namespace,
     check_top_k,
     pad_results,
     prepare_records,
+    query_matrix,
     query_vector,
 )
 from .filters import validate_filter
+from .limits import MAX_REQUEST_IDS, MAX_UPSERT_BYTES, MAX_UPSERT_RECORDS
 
 logger = logging.getLogger(__name__)
 
 API_KEY_ENV = "PINECONE_API_KEY"
 CLOUD_ENV = "PINECONE_CLOUD"
 REGION_ENV = "PINECONE_REGION"
-MAX_BATCH_RECORDS = 1000
-# Pinecone refuses upsert requests over 2 MB; stay clearly below it.
-MAX_BATCH_BYTES = 1_800_000
-FETCH_CHUNK = 100  # ids travel in the query string; keep URLs short
+MAX_BATCH_RECORDS = MAX_UPSERT_RECORDS
+# Pinecone refuses upsert requests over 2 MB; our size estimate leaves 15 % for what the SDK adds.
+MAX_BATCH_BYTES = int(0.85 * MAX_UPSERT_BYTES)
+FETCH_CHUNK = min(100, MAX_REQUEST_IDS)  # ids travel in the query string; keep URLs short
 MANIFEST_TAG_PREFIX = "recsys_"
 DENSE_FIELD = "_values"  # the reserved schema field of a classic dense vector index
 
@@ -104,7 +111,7 @@ class PineconeVectorStore(VectorStore):
         create: bool = True,
     ):
         self.name = name
-        self.dimension = int(dimension)
+        self.dimension = check_dimension(dimension)
         self.metric = check_metric(metric)
         self._pc = client or pinecone_client()
         self._description = self._ensure_index(create)
@@ -146,7 +153,8 @@ class PineconeVectorStore(VectorStore):
 
     # ---- writes ------------------------------------------------------------------------
     def upsert(self, records: Iterable, namespace: str = "") -> int:
-        prepared = prepare_records(records, self.dimension)
+        check_namespace(namespace)
+        prepared = prepare_records(records, self.dimension, self.metric)
         written = 0
         for batch in _batches(prepared):
             response = self._index.upsert(vectors=batch, namespace=namespace)
@@ -161,8 +169,8 @@ class PineconeVectorStore(VectorStore):
 
     def delete(self, ids: Sequence[str], namespace: str = "") -> None:
         ids = list(ids)
-        for start in range(0, len(ids), MAX_BATCH_RECORDS):
-            self._index.delete(ids=ids[start : start + MAX_BATCH_RECORDS], namespace=namespace)
+        for start in range(0, len(ids), MAX_REQUEST_IDS):
+            self._index.delete(ids=ids[start : start + MAX_REQUEST_IDS], namespace=namespace)
 
     def delete_all(self, namespace: str = "") -> None:
         if self.count(namespace):
@@ -193,8 +201,9 @@ class PineconeVectorStore(VectorStore):
         namespace: str = "",
     ) -> QueryResponse:
         top_k = check_top_k(top_k)
+        check_namespace(namespace)
         validate_filter(filter)  # the same clear error as the local store, before any request
-        q = query_vector(vector, self.dimension)
+        q, _ = query_vector(vector, self.dimension, self.metric)  # Pinecone scales scores itself
         response = self._index.query(
             vector=q.tolist(),
             top_k=top_k,
@@ -210,11 +219,9 @@ class PineconeVectorStore(VectorStore):
     def query_many(
         self, vectors, top_k: int, filter: dict | None = None, namespace: str = ""
     ) -> tuple[np.ndarray, np.ndarray]:
-        queries = np.asarray(vectors, dtype=np.float32)
-        if queries.ndim != 2 or queries.shape[1] != self.dimension:
-            raise VectorStoreError(
-                f"query_many takes an (n, {self.dimension}) array, got shape {queries.shape}"
-            )
+        top_k = check_top_k(top_k)
+        validate_filter(filter)
+        queries = query_matrix(vectors, self.dimension, self.metric)
         ids, scores = [], []
         for q in queries:  # the vectors API takes one query vector per request
             matches = self.query(q, top_k=top_k, filter=filter, include_metadata=False, namespace=namespace)

@@ -2,8 +2,9 @@
 
 The ground-truth model is refitted on the *training* part of the temporal split only, then the
 simulator's response to each held-out (user, movie) pair is computed for a fresh user (no
-boredom). If the simulator is faithful, the click probability, watch fraction and like
-probability rise with the star rating the person actually gave later.
+boredom). If the simulator is faithful, what quality drives (the watch fraction and the like
+probability, and the click where the click follows the rating) rises with the star rating the
+person actually gave later.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from ..constants import ITEM_COL, RATING_COL, USER_COL
-from .ground_truth import fit_rating_model, holdout_rmse
-from .simulator import SimulatorConfig, UserResponseModel
+from ..rl.ground_truth import fit_rating_model, holdout_rmse
+from ..rl.simulator import SimulatorConfig, UserResponseModel
 
 
 def response_by_heldout_rating(train: pd.DataFrame, test: pd.DataFrame, config: SimulatorConfig,
@@ -40,6 +41,10 @@ def response_by_heldout_rating(train: pd.DataFrame, test: pd.DataFrame, config: 
         watch_fraction=("watch_fraction", "mean"),
         like_probability=("like_probability", "mean"),
     )
-    rho = spearmanr(frame["heldout_rating"], frame["click_probability"]).statistic
-    summary = {**holdout_rmse(train, test, **fit_kwargs), "spearman_click_vs_heldout": float(rho)}
+    # A click that does not follow the rating (rating_weight = 0) has no rank correlation to report.
+    constant = np.ptp(frame["click_probability"].to_numpy()) < 1e-12
+    rho = None if constant else float(spearmanr(frame["heldout_rating"], frame["click_probability"]).statistic)
+    rho_watch = spearmanr(frame["heldout_rating"], frame["watch_fraction"]).statistic
+    summary = {**holdout_rmse(train, test, **fit_kwargs), "spearman_click_vs_heldout": rho,
+               "spearman_watch_vs_heldout": float(rho_watch)}
     return table, summary

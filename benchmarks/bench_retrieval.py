@@ -1,0 +1,103 @@
+"""Issue 11's target figures for the candidate generator, on lesson 03's protocol.
+
+    .venv/bin/python benchmarks/bench_retrieval.py [--dataset ml-latest-small --source PATH] [--pool-size 40]
+
+Prints, with paired bootstrap intervals over users: the generator's pool recall at the RL pool
+size and at 100 against the best CF model's full-catalogue ranking (target >= 0.95 of it), its
+nDCG@10 minus the best CF's (target: not significantly below), the cold-start ratio to
+most-popular for 3-5 liked titles (target >= 1.5), and text-only retrieval against most-popular
+(target >= 0, with more long tail). The CF baselines are tuned on validation data carved out of
+training, as in lesson 03; the best is the one with the highest test nDCG@10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+from recsys_utils import baselines, evaluation
+from recsys_utils.candidates import ensure_candidate_generator
+from recsys_utils.candidates.targets import generator_targets
+from recsys_utils.data import load_movielens
+from recsys_utils.splits import load_splits
+
+GRIDS = {
+    "ease": {f"l2={v}": (lambda v=v: baselines.EASE(l2=v, max_items=4000)) for v in (200.0, 500.0, 1000.0)},
+    "als": {f"factors={f}, reg={r}": (lambda f=f, r=r: baselines.ImplicitMF("als", factors=f, regularization=r))
+            for f in (64, 128) for r in (1.0, 10.0)},
+    "item_knn": {f"neighbours={n}": (lambda n=n: baselines.ItemKNN(n_neighbours=n)) for n in (50, 200)},
+}
+
+
+def best_cf(splits, data, eval_data, rows):
+    """Each family tuned on validation; the best family by test nDCG@10 (the lesson's choice)."""
+    results = {}
+    for family, grid in GRIDS.items():
+        choice, _ = evaluation.select_on_validation(splits.train_ratings, grid, data.movies.movie_id)
+        model = grid[choice]().fit(eval_data.train)
+        ranked = evaluation.rank_with_model(model, eval_data, rows, k=100)
+        ndcg = evaluation.evaluate_ranked(ranked[:, :10], eval_data, rows, ks=(10,))["ndcg@10"].mean()
+        results[family] = (float(ndcg), choice, ranked)
+    name = max(results, key=lambda n: results[n][0])
+    return name, results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--source", default=None, help="folder holding the dataset's files (ml-latest-small)")
+    parser.add_argument("--pool-size", type=int, default=40, help="the RL lesson's candidate pool size")
+    parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--budget", default="full", choices=("full", "smoke"))
+    parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    args = parser.parse_args()
+    if args.source:
+        os.environ["RECSYS_MOVIELENS_SOURCE"] = args.source
+
+    start = time.perf_counter()
+    data = load_movielens(args.dataset)
+    splits = load_splits(data, seed=args.seed)
+    eval_data = evaluation.build_eval_data(splits.train_ratings, splits.test_ratings, data.movies.movie_id)
+    rows = eval_data.eval_rows
+    gen = ensure_candidate_generator(data, splits, seed=args.seed, backend="local", budget=args.budget)
+    gen_seconds = time.perf_counter() - start
+    name, cf = best_cf(splits, data, eval_data, rows)
+    popular = evaluation.rank_with_model(baselines.MostPopular().fit(eval_data.train), eval_data, rows, k=10)
+    figures = generator_targets(gen, eval_data, splits.train_ratings, cf[name][2], popular, args.pool_size, rows,
+                                n_resamples=args.resamples, seed=args.seed)
+
+    print(f"{args.dataset}: {rows.size} evaluated users, {eval_data.n_items} movies; generator ready in "
+          f"{gen_seconds:.1f} s (cache {gen.report['cache']}); ALS {gen.report['als_choice']}, "
+          f"text weight {gen.text_weight}, cold-start text weight {gen.cold_text_weight}")
+    print("CF baselines (test nDCG@10): " + ", ".join(f"{n} {v[0]:.4f} ({v[1]})" for n, v in cf.items())
+          + f"; best: {name}")
+    for p in sorted({args.pool_size, 100}):
+        r = figures[f"pool_recall@{p}"]
+        print(f"pool recall@{p}: generator {r['mean_a']:.4f} vs {name} {r['mean_b']:.4f}, ratio {r['ratio']:.3f} "
+              f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]  target >= 0.95: {'met' if figures['met'][f'pool_recall@{p}'] else 'MISSED'}")
+    c = figures["ndcg@10_vs_best_cf"]
+    print(f"nDCG@10: generator {c['mean_a']:.4f} vs {name} {c['mean_b']:.4f}, difference {c['mean_diff']:+.4f} "
+          f"[{c['ci_low']:+.4f}, {c['ci_high']:+.4f}]  target not significantly below: "
+          f"{'met' if figures['met']['ndcg@10_not_below_best_cf'] else 'MISSED'}")
+    r = figures["cold_start_ndcg@10_ratio_to_most_popular"]
+    print(f"cold start (3-5 liked titles, {figures['cold_start_users']} users): nDCG@10 {r['mean_a']:.4f} vs "
+          f"most-popular {r['mean_b']:.4f}, ratio {r['ratio']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]  "
+          f"target >= 1.5: {'met' if figures['met']['cold_start_1.5x_most_popular'] else 'MISSED'}")
+    t = figures["text_only_ndcg@10_vs_most_popular"]
+    tail = figures["long_tail_share@10"]
+    print(f"text only: nDCG@10 {t['mean_a']:.4f} vs most-popular {t['mean_b']:.4f}, difference {t['mean_diff']:+.4f} "
+          f"[{t['ci_low']:+.4f}, {t['ci_high']:+.4f}]  target >= 0: "
+          f"{'met' if figures['met']['text_only_at_least_most_popular'] else 'MISSED'}; long-tail share of the top 10 "
+          f"{tail['text_only']:.3f} vs most-popular {tail['most_popular']:.3f}")
+    print(f"total {time.perf_counter() - start:.1f} s")
+    if args.json:
+        keep = {k: v for k, v in figures.items() if k not in ("ranked", "per_user", "cold_start_per_user")}
+        with open(args.json, "w") as handle:
+            json.dump({"dataset": args.dataset, "best_cf": name, **keep}, handle, indent=2, default=float)
+
+
+if __name__ == "__main__":
+    main()

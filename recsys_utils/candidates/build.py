@@ -1,0 +1,317 @@
+"""Fit, choose, cache and index everything the candidate generator needs.
+
+``ensure_candidate_generator(data, splits)``:
+
+1. **Validation carved out of training** (``splits.temporal_holdout`` of the training ratings;
+   the test set plays no part). On it: the ALS grid (factors x regularisation) by nDCG@10; then
+   the known-user text weight and the cold-start text weight of the fusion, by nDCG@10 over a
+   small grid, through in-memory indexes of the validation fit.
+2. **Final fit** of the chosen ALS on all training ratings.
+3. **Cache** under ``data/artifacts/candidates/<dataset>-seed<seed>-<budget>/``: ``vectors.npz``
+   and ``manifest.json`` (version, data checksums, split checksum, seed, budget, text source,
+   choices, validation tables), both written atomically, manifest last. A manifest that does
+   not match the inputs means stale: everything is rebuilt.
+4. **Indexes**: the ALS item factors in their own ``dotproduct`` index (``movies-cf-<f>``),
+   the text vectors in lesson 02's cosine index; each skipped when its content hash matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import metrics
+from ..constants import GENRES_COL, ITEM_COL, TITLE_COL, USER_COL, YEAR_COL
+from ..fileio import atomic_write_json, atomic_write_with
+from ..paths import artifacts_dir
+from ..vectorstore import open_store
+from .collaborative import CFVectors, fit_cf_vectors
+from .evaluate import cold_start_profiles, ranked_columns
+from .generator import CandidateGenerator
+from .titles import TitleIndex
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BUDGETS", "build_generator", "candidates_dir", "ensure_candidate_generator", "ensure_cf_index",
+           "index_records", "select_fusion"]
+
+VERSION = "1"
+BUDGETS = {
+    "full": {"factors": (64, 128), "regularization": (0.01, 1.0, 10.0),
+             "text_weights": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)},
+    # smoke: the same ALS setting lesson 03's small grid tries, so the two stay comparable
+    "smoke": {"factors": (128,), "regularization": (1.0, 10.0), "text_weights": (0.0, 0.1, 0.3, 1.0)},
+}
+VALIDATION_FRACTION = 0.2
+
+
+def candidates_dir() -> Path:
+    return artifacts_dir() / "candidates"
+
+
+# ------------------------------------------------------------------------------------------
+# building a generator from its parts
+# ------------------------------------------------------------------------------------------
+
+
+def index_records(movies: pd.DataFrame, vectors: np.ndarray, rows=None) -> list[tuple]:
+    """``(str(movie_id), vector, {movie_id, title, genres, year})`` records for an index."""
+    rows = np.arange(len(movies)) if rows is None else np.asarray(rows)
+    ids = movies[ITEM_COL].to_numpy(np.int64)
+    titles = movies[TITLE_COL].astype(str).to_numpy()
+    genres = movies[GENRES_COL].to_numpy() if GENRES_COL in movies.columns else None
+    years = movies[YEAR_COL].to_numpy() if YEAR_COL in movies.columns else None
+    records = []
+    for r in rows:
+        meta = {"movie_id": int(ids[r]), "title": str(titles[r])}
+        if genres is not None:
+            meta["genres"] = [str(g) for g in genres[r]]
+        if years is not None and not pd.isna(years[r]):
+            meta["year"] = int(years[r])
+        records.append((str(int(ids[r])), vectors[r], meta))
+    return records
+
+
+def _seen_lists(train_ratings: pd.DataFrame, user_ids: np.ndarray) -> list[np.ndarray]:
+    frame = train_ratings[[USER_COL, ITEM_COL]].sort_values([USER_COL, ITEM_COL])
+    users = frame[USER_COL].to_numpy(np.int64)
+    items = frame[ITEM_COL].to_numpy(np.int64)
+    bounds = np.searchsorted(users, user_ids, side="left"), np.searchsorted(users, user_ids, side="right")
+    return [items[a:b] for a, b in zip(*bounds, strict=True)]
+
+
+def _interactions(train_ratings: pd.DataFrame, movie_ids: np.ndarray):
+    import scipy.sparse as sp
+
+    users = np.unique(train_ratings[USER_COL].to_numpy(np.int64))
+    rows = np.searchsorted(users, train_ratings[USER_COL].to_numpy(np.int64))
+    cols = np.searchsorted(movie_ids, train_ratings[ITEM_COL].to_numpy(np.int64))
+    matrix = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(users.size, movie_ids.size))
+    return users, matrix
+
+
+def build_generator(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vectors: np.ndarray, cf: CFVectors,
+                    cf_store, text_store, text_weight: float = 0.0, cold_text_weight: float = 0.0, encode=None,
+                    title_counts: np.ndarray | None = None, report: dict | None = None) -> CandidateGenerator:
+    """A generator over ``movies`` (sorted by id, row-aligned with ``text_vectors``)."""
+    from ..embeddings import user_embeddings
+
+    movie_ids = movies[ITEM_COL].to_numpy(np.int64)
+    users, user_text = user_embeddings(train_ratings, movies, text_vectors)
+    if not np.array_equal(users, cf.user_ids):
+        raise ValueError("the CF users and the training users differ; fit the CF vectors on these training ratings")
+    if title_counts is None:
+        title_counts = train_ratings[ITEM_COL].value_counts().reindex(movie_ids).fillna(0).to_numpy()
+    titles = TitleIndex(movie_ids, movies[TITLE_COL].astype(str), title_counts)
+    return CandidateGenerator(movie_ids, cf, text_vectors, user_text, _seen_lists(train_ratings, users), cf_store,
+                              text_store, titles, text_weight, cold_text_weight, encode, report)
+
+
+def _memory_stores(movies: pd.DataFrame, cf: CFVectors, text_vectors: np.ndarray):
+    cf_store = open_store("local", name="cf-validation", dimension=cf.dimension, metric="dotproduct", in_memory=True)
+    cf_store.upsert(index_records(movies, cf.item_factors, cf.known_items))
+    text_store = open_store("local", name="text-validation", dimension=text_vectors.shape[1], in_memory=True)
+    text_store.upsert(index_records(movies, text_vectors))
+    return cf_store, text_store
+
+
+# ------------------------------------------------------------------------------------------
+# choosing on validation data
+# ------------------------------------------------------------------------------------------
+
+
+def select_fusion(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vectors: np.ndarray, seed: int,
+                  budget: str = "full", k: int = 10) -> dict:
+    """ALS setting, known-user and cold-start text weights, each chosen by validation nDCG@k."""
+    from ..evaluation import build_eval_data, evaluate_ranked, rank_with_model
+    from ..splits import temporal_holdout
+
+    grid = BUDGETS[budget]
+    movie_ids = movies[ITEM_COL].to_numpy(np.int64)
+    fit_part, validation = temporal_holdout(train_ratings, VALIDATION_FRACTION)
+    vdata = build_eval_data(fit_part, validation, movie_ids)
+    rows = vdata.eval_rows
+
+    def ndcg(ranked, eval_rows=rows):
+        return float(metrics.mean_over_users(evaluate_ranked(ranked, vdata, eval_rows, ks=(k,))[f"ndcg@{k}"]))
+
+    als_scores, fitted = {}, {}
+    for factors in grid["factors"]:
+        for reg in grid["regularization"]:
+            cf = fit_cf_vectors(vdata.train, vdata.user_ids, factors=factors, regularization=reg, seed=seed)
+            model = _FactorModel(cf)
+            als_scores[f"factors={factors}, regularization={reg}"] = ndcg(rank_with_model(model, vdata, rows, k=k))
+            fitted[f"factors={factors}, regularization={reg}"] = cf
+    best_als = max(als_scores, key=als_scores.get)
+    cf = fitted[best_als]
+
+    cf_store, text_store = _memory_stores(movies, cf, text_vectors)
+    gen = build_generator(movies, fit_part, text_vectors, cf, cf_store, text_store)
+    pools = gen.pools(rows, k, text_weight=0.5)
+    known = {}
+    for weight in grid["text_weights"]:
+        lists = [gen.fuse(p, weight, k) for p in pools]
+        known[float(weight)] = ndcg(ranked_columns(lists, movie_ids, k))
+    text_weight = max(known, key=known.get)
+
+    profiles = cold_start_profiles(fit_part, vdata.user_ids[rows], seed=seed)
+    cold_rows = rows[np.isin(vdata.user_ids[rows], np.fromiter(profiles, dtype=np.int64))]
+    cold = {}
+    cold_pools = [gen._pool(cf.fold_in(np.searchsorted(movie_ids, liked)), _mean_unit(text_vectors, movie_ids, liked),
+                            liked, k, None, 0.5) for liked in (profiles[int(u)] for u in vdata.user_ids[cold_rows])]
+    for weight in grid["text_weights"]:
+        lists = [gen.fuse(p, weight, k) for p in cold_pools]
+        cold[float(weight)] = ndcg(ranked_columns(lists, movie_ids, k), cold_rows)
+    cold_weight = max(cold, key=cold.get)
+    return {"als": cf.params | {"seed": seed}, "als_choice": best_als, "validation_als_ndcg": als_scores,
+            "text_weight": text_weight, "validation_text_weight_ndcg": known,
+            "cold_text_weight": cold_weight, "validation_cold_text_weight_ndcg": cold,
+            "validation_users": int(rows.size), "validation_cold_users": int(cold_rows.size)}
+
+
+def _mean_unit(text_vectors, movie_ids, liked):
+    v = text_vectors[np.searchsorted(movie_ids, liked)].mean(axis=0)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+class _FactorModel:
+    """``score(rows)`` of fitted CF vectors, for ``evaluation.rank_with_model``."""
+
+    def __init__(self, cf: CFVectors):
+        self.cf = cf
+
+    def score(self, rows):
+        return self.cf.user_factors[np.asarray(rows)] @ self.cf.item_factors.T
+
+
+# ------------------------------------------------------------------------------------------
+# caching and indexes
+# ------------------------------------------------------------------------------------------
+
+
+def _frame_digest(frame: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _array_digest(*arrays) -> str:
+    digest = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        digest.update(str(a.shape).encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def ensure_cf_index(movies: pd.DataFrame, cf: CFVectors, backend: str = "auto", path=None, in_memory: bool = False):
+    """The ALS item factors in their own ``dotproduct`` index, rebuilt only when they changed."""
+    kw = {"in_memory": True} if in_memory else {}
+    store = open_store(backend, name=f"movies-cf-{cf.dimension}", dimension=cf.dimension, metric="dotproduct",
+                       path=path, **kw)
+    known = cf.known_items
+    wanted = _array_digest(movies[ITEM_COL].to_numpy(np.int64), cf.item_factors)
+    if store.get_manifest().get("content_hash") == wanted and store.count() == known.size:
+        return store
+    store.set_manifest({"content_hash": "rebuilding"})
+    store.delete_all()
+    store.upsert(index_records(movies, cf.item_factors, known))
+    store.set_manifest({"content_hash": wanted, "kind": "als-item-factors"})
+    return store
+
+
+def _text_source(data, splits, seed: int, backend: str, budget: str):
+    """(store, vectors aligned with sorted movies, encode, fingerprint): the tuned text index when
+    the text engineer's ``ensure_text_index`` is available, else lesson 02's base MiniLM index."""
+    from .. import movie_index
+
+    movies = data.movies.sort_values(ITEM_COL).reset_index(drop=True)
+    if hasattr(movie_index, "ensure_text_index"):
+        from ..embeddings.taste import ensure_taste_text
+
+        tuned = ensure_taste_text(data, splits, seed=seed, budget=budget)
+        store = movie_index.ensure_text_index(data, splits, kind="tuned", seed=seed, backend=backend, budget=budget)
+        order = np.searchsorted(np.asarray(tuned.movie_ids), movies[ITEM_COL].to_numpy(np.int64))
+        vectors = np.asarray(tuned.movie_vectors, dtype=np.float32)[order]
+        fingerprint = "tuned:" + _array_digest(vectors)
+        return store, vectors, tuned.encode, fingerprint
+    from ..embeddings import Embedder, movie_embeddings
+
+    embedder = Embedder(show_progress_bar=False)
+    store = movie_index.ensure_movie_index(data, backend=backend)
+    vectors = movie_embeddings(movies, embedder)
+    return store, vectors, embedder.encode, "base:" + embedder.fingerprint
+
+
+def ensure_candidate_generator(data, splits, seed: int = 42, backend: str = "auto", budget: str = "full",
+                               force: bool = False) -> CandidateGenerator:
+    """The course's one candidate generator for ``data`` and its ``splits`` (cached; see module doc)."""
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}")
+    start = time.perf_counter()
+    movies = data.movies.sort_values(ITEM_COL).reset_index(drop=True)
+    train = splits.train_ratings
+    text_store, text_vectors, encode, text_fp = _text_source(data, splits, seed, backend, budget)
+    key = {"version": VERSION, "dataset": data.name, "dataset_checksums": data.checksums,
+           "train_ratings_sha256": _frame_digest(train[[USER_COL, ITEM_COL]]), "seed": seed, "budget": budget,
+           "grid": {name: list(values) for name, values in BUDGETS[budget].items()}, "text": text_fp,
+           "catalogue": _array_digest(movies[ITEM_COL].to_numpy(np.int64))}
+    folder = candidates_dir() / f"{data.name}-seed{seed}-{budget}"
+    cached = None if force else _read_cache(folder, key)
+    if cached is None:
+        choice = select_fusion(movies, train, text_vectors, seed, budget)
+        users, matrix = _interactions(train, movies[ITEM_COL].to_numpy(np.int64))
+        als = {k: v for k, v in choice["als"].items() if k in ("factors", "regularization", "alpha", "iterations")}
+        cf = fit_cf_vectors(matrix, users, seed=seed, **als)
+        _write_cache(folder, key, cf, choice)
+        report = {**choice, "cache": "built"}
+    else:
+        cf, choice = cached
+        report = {**choice, "cache": "loaded"}
+    cf_store = ensure_cf_index(movies, cf, backend)
+    counts = data.ratings[ITEM_COL].value_counts().reindex(movies[ITEM_COL]).fillna(0).to_numpy()
+    report["seconds"] = time.perf_counter() - start
+    return build_generator(movies, train, text_vectors, cf, cf_store, text_store, choice["text_weight"],
+                           choice["cold_text_weight"], encode, counts, report)
+
+
+def _write_cache(folder: Path, key: dict, cf: CFVectors, choice: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(tmp):
+        with open(tmp, "wb") as handle:
+            np.savez(handle, item_factors=cf.item_factors, user_factors=cf.user_factors, user_ids=cf.user_ids)
+
+    atomic_write_with(folder / "vectors.npz", write)
+    digest = _array_digest(cf.item_factors, cf.user_factors, cf.user_ids)
+    atomic_write_json(folder / "manifest.json", {"key": key, "choice": choice, "vectors_sha256": digest,
+                                                 "cf": {"regularization": cf.regularization, "alpha": cf.alpha,
+                                                        "params": cf.params}})
+
+
+def _read_cache(folder: Path, key: dict):
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest.get("key") != json.loads(json.dumps(key)):
+            logger.info("candidate generator cache in %s is stale; rebuilding", folder.name)
+            return None
+        with np.load(folder / "vectors.npz") as arrays:
+            item, user, ids = arrays["item_factors"], arrays["user_factors"], arrays["user_ids"]
+    except (OSError, ValueError, KeyError) as error:
+        logger.info("no usable candidate generator cache in %s (%s); building", folder.name, error)
+        return None
+    if _array_digest(item, user, ids) != manifest.get("vectors_sha256"):
+        logger.warning("candidate generator cache in %s fails its checksum; rebuilding", folder.name)
+        return None
+    info = manifest["cf"]
+    cf = CFVectors(item, user, ids, float(info["regularization"]), float(info["alpha"]), info["params"])
+    choice = manifest["choice"]
+    for name in ("validation_text_weight_ndcg", "validation_cold_text_weight_ndcg"):
+        choice[name] = {float(a): v for a, v in choice[name].items()}
+    return cf, choice

@@ -1,0 +1,309 @@
+"""The one candidate generator: known users and cold-start profiles, through the vector indexes.
+
+Two indexes, each with one dimension and metric as Pinecone requires:
+
+- ``cf``: the ALS item factors (``dotproduct``). A known user's ALS factor as the query ranks
+  exactly like the ALS model; a cold-start profile is folded into the same space first.
+- ``text``: the MiniLM movie vectors (``cosine``, lesson 02's index). The query is the user's
+  taste profile (rating-weighted mean of liked movies), the liked titles' mean vector and/or
+  the embedded wish.
+
+Each index returns an over-fetched pool of unseen movies; the union of the two pools is
+re-scored with both vectors (exact, the pool is small) and fused by weighted z-scores:
+
+    s(j) = (1 - w) · z_cf(j) + w · z_text(j),  z = (score - mean) / std within the pool,
+
+with the text weight w chosen on validation data carved out of training
+(``build.select_fusion``). ``w = 0`` skips the text index and returns the CF index's ranking.
+
+Seen movies are excluded within Pinecone's limits: one batched query of ``2k + 50`` (at most
+10,000) per user; a user whose window is mostly seen movies is asked again with a ``$nin``
+filter on the seen movies found so far (never more than ``MAX_NIN`` ids), until ``k`` unseen
+movies are found or the index is exhausted. Nothing ever fetches "k + everything rated".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .collaborative import CFVectors
+from .titles import TitleIndex
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MAX_NIN", "MAX_TOP_K", "Candidates", "CandidateGenerator", "exclusion_filter", "unseen_top"]
+
+MAX_TOP_K = 10_000  # Pinecone's largest top_k
+MAX_NIN = 1_000  # ids per $nin filter we send (far inside Pinecone's filter-size limits)
+MIN_POOL = 100  # each index is asked for at least this many unseen movies, so top-10 lists do not depend on k
+WISH_TEXT_WEIGHT = 0.5  # text weight when a profile carries a free-text wish (no data to tune it on)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Movie ids with their fused scores, best first."""
+
+    movie_ids: np.ndarray
+    scores: np.ndarray
+
+    def __post_init__(self):
+        ids = np.asarray(self.movie_ids, dtype=np.int64).ravel()
+        scores = np.asarray(self.scores, dtype=np.float32).ravel()
+        if ids.shape != scores.shape:
+            raise ValueError(f"{ids.size} movie ids but {scores.size} scores")
+        object.__setattr__(self, "movie_ids", ids)
+        object.__setattr__(self, "scores", scores)
+
+    def __len__(self) -> int:
+        return int(self.movie_ids.size)
+
+
+def exclusion_filter(filters: dict | None, excluded_ids: Sequence[int]) -> dict | None:
+    """``filters`` AND "movie_id not in ``excluded_ids``" (Pinecone filter syntax)."""
+    excluded = [int(i) for i in excluded_ids]
+    if not excluded:
+        return filters
+    clause = {"movie_id": {"$nin": excluded}}
+    return clause if not filters else {"$and": [filters, clause]}
+
+
+def _fetch_size(n: int) -> int:
+    return min(MAX_TOP_K, 2 * n + 50)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    std = float(values.std())
+    return (values - values.mean()) / (std if std > 0 else 1.0)
+
+
+class CandidateGenerator:
+    """See the module docstring. Built by ``ensure_candidate_generator``; tests build it directly."""
+
+    def __init__(self, movie_ids, cf: CFVectors, text_vectors: np.ndarray, user_text_vectors: np.ndarray,
+                 seen: list[np.ndarray], cf_store, text_store, titles: TitleIndex, text_weight: float = 0.0,
+                 cold_text_weight: float = 0.0, encode: Callable[[list[str]], np.ndarray] | None = None,
+                 report: dict | None = None):
+        self.movie_ids = np.asarray(movie_ids, dtype=np.int64)
+        if np.any(np.diff(self.movie_ids) <= 0):
+            raise ValueError("movie_ids must be sorted and unique")
+        n = self.movie_ids.size
+        for name, array in (("cf item factors", cf.item_factors), ("text vectors", text_vectors)):
+            if len(array) != n:
+                raise ValueError(f"{name} have {len(array)} rows for {n} movies; align them with movie_ids")
+        if len(user_text_vectors) != cf.user_ids.size or len(seen) != cf.user_ids.size:
+            raise ValueError("user text vectors, seen lists and CF user factors must cover the same users")
+        for name, weight in (("text_weight", text_weight), ("cold_text_weight", cold_text_weight)):
+            if not 0.0 <= weight <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {weight}")
+        self.cf = cf
+        self.text_vectors = np.asarray(text_vectors, dtype=np.float32)
+        self.user_text_vectors = np.asarray(user_text_vectors, dtype=np.float32)
+        self.seen = [np.asarray(s, dtype=np.int64) for s in seen]  # per user: sorted movie ids rated in training
+        self.cf_store, self.text_store = cf_store, text_store
+        self.titles = titles
+        self.text_weight, self.cold_text_weight = float(text_weight), float(cold_text_weight)
+        self.encode = encode
+        self.report = dict(report or {})
+
+    # ------------------------------------------------------------------ public interface
+    @property
+    def user_ids(self) -> np.ndarray:
+        return self.cf.user_ids
+
+    def item_vectors(self, kind: str = "cf") -> np.ndarray:
+        """``"cf"`` (ALS factors, zero rows for movies nobody rated) or ``"text"``, aligned with ``movie_ids``."""
+        if kind == "cf":
+            return self.cf.item_factors
+        if kind == "text":
+            return self.text_vectors
+        raise ValueError(f"kind must be 'cf' or 'text', got {kind!r}")
+
+    def match_titles(self, titles) -> list[int]:
+        """Movie ids of typed titles, matched like ``/movies/search``; ``LookupError`` names close titles."""
+        return self.titles.match(titles)
+
+    def search_titles(self, query: str, limit: int = 10) -> list[int]:
+        """``/movies/search``'s matching: movie ids whose title holds every word of ``query``."""
+        return self.titles.search(query, limit)
+
+    def for_user(self, user_id: int, k: int, filters: dict | None = None) -> Candidates:
+        return self.for_users([user_id], k, filters)[0]
+
+    def for_users(self, user_ids, k: int, filters: dict | None = None,
+                  text_weight: float | None = None) -> list[Candidates]:
+        """Top-``k`` unseen movies for each known user (training ratings excluded)."""
+        rows = self._user_rows(user_ids)
+        pools = self.pools(rows, k, filters, text_weight)
+        weight = self.text_weight if text_weight is None else text_weight
+        return [self.fuse(pool, weight, k) for pool in pools]
+
+    def for_profile(self, liked_movie_ids=(), wish: str | None = None, k: int = 50, exclude=(),
+                    filters: dict | None = None, text_weight: float | None = None) -> Candidates:
+        """Cold start: ALS fold-in of the liked movies + text neighbours of them and of the wish."""
+        _check_k(k)
+        liked = np.asarray([int(m) for m in liked_movie_ids], dtype=np.int64)
+        liked_rows = self._item_rows(liked, "liked_movie_ids")
+        wish = (wish or "").strip() or None
+        if liked.size == 0 and wish is None:
+            raise ValueError("a cold-start profile needs liked_movie_ids or a wish; got neither")
+        excluded = np.union1d(liked, np.asarray([int(m) for m in exclude], dtype=np.int64))
+        text_query = None
+        if liked.size:
+            text_query = _unit(self.text_vectors[liked_rows].mean(axis=0))
+        if wish is not None:
+            if self.encode is None:
+                raise ValueError("this generator has no text encoder, so it cannot read a wish")
+            wish_vector = _unit(np.asarray(self.encode([wish]), dtype=np.float32)[0])
+            text_query = wish_vector if text_query is None else _unit(text_query + wish_vector)
+        cf_rows = liked_rows[np.any(self.cf.item_factors[liked_rows] != 0, axis=1)]
+        cf_query = self.cf.fold_in(cf_rows) if cf_rows.size else None
+        if text_weight is None:
+            text_weight = self.cold_text_weight if wish is None else max(self.cold_text_weight, WISH_TEXT_WEIGHT)
+        if cf_query is None:
+            text_weight = 1.0
+        pool = self._pool(cf_query, text_query, excluded, k, filters, text_weight)
+        return self.fuse(pool, text_weight, k)
+
+    # ------------------------------------------------------------------ retrieval and fusion
+    def pools(self, rows: np.ndarray, k: int, filters: dict | None = None,
+              text_weight: float | None = None) -> list[dict]:
+        """Per user: the unseen pools of both indexes with exact scores (what ``fuse`` reads).
+
+        ``text_weight`` 0 (or 1) queries only the CF (text) index; ``None`` uses the fitted weight,
+        and a value strictly between queries both (validation reuses the pools for every weight).
+        """
+        _check_k(k)
+        weight = self.text_weight if text_weight is None else text_weight
+        seen = [self.seen[r] for r in rows]
+        k = max(k, MIN_POOL)
+        n = len(rows)
+        cf_lists = self._retrieve(self.cf_store, self.cf.user_factors[rows], seen, k, filters) \
+            if weight < 1.0 else [None] * n
+        text_lists = self._retrieve(self.text_store, self.user_text_vectors[rows], seen, k, filters) \
+            if weight > 0.0 else [None] * n
+        return [self._score_pool(self.cf.user_factors[r], self.user_text_vectors[r], c, t)
+                for r, c, t in zip(rows, cf_lists, text_lists, strict=True)]
+
+    def _pool(self, cf_query, text_query, excluded, k, filters, weight) -> dict:
+        k = max(k, MIN_POOL)
+        cf_list = self._retrieve(self.cf_store, cf_query[None, :], [excluded], k, filters)[0] \
+            if cf_query is not None and weight < 1.0 else None
+        text_list = self._retrieve(self.text_store, text_query[None, :], [excluded], k, filters)[0] \
+            if text_query is not None and weight > 0.0 else None
+        return self._score_pool(cf_query, text_query, cf_list, text_list)
+
+    def _score_pool(self, cf_query, text_query, cf_list, text_list) -> dict:
+        parts = [x for x in (cf_list, text_list) if x is not None]
+        ids = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+        rows = np.searchsorted(self.movie_ids, ids)
+        pool = {"movie_ids": ids, "cf_order": cf_list, "text_order": text_list}
+        pool["cf"] = self.cf.item_factors[rows] @ cf_query if cf_query is not None else np.zeros(ids.size, np.float32)
+        pool["text"] = self.text_vectors[rows] @ text_query if text_query is not None else np.zeros(ids.size, np.float32)
+        return pool
+
+    @staticmethod
+    def fuse(pool: dict, text_weight: float, k: int) -> Candidates:
+        """Weighted z-score fusion of one pool (see the module docstring); best first."""
+        ids = pool["movie_ids"]
+        if ids.size == 0:
+            return Candidates(ids, np.empty(0, dtype=np.float32))
+        if text_weight <= 0.0 and pool["cf_order"] is not None:
+            order_ids = pool["cf_order"][:k]
+            return Candidates(order_ids, pool["cf"][np.searchsorted(ids, order_ids)])
+        if text_weight >= 1.0 and pool["text_order"] is not None:
+            order_ids = pool["text_order"][:k]
+            return Candidates(order_ids, pool["text"][np.searchsorted(ids, order_ids)])
+        score = (1.0 - text_weight) * _zscore(pool["cf"].astype(np.float64)) + \
+            text_weight * _zscore(pool["text"].astype(np.float64))
+        order = np.lexsort((ids, -score))[:k]
+        return Candidates(ids[order], score[order])
+
+    @staticmethod
+    def _retrieve(store, vectors, seen, n, filters) -> list[np.ndarray]:
+        return [ids for ids, _ in unseen_top(store, vectors, seen, n, filters)]
+
+    # ------------------------------------------------------------------ helpers
+    def _user_rows(self, user_ids) -> np.ndarray:
+        ids = np.atleast_1d(np.asarray(user_ids, dtype=np.int64))
+        pos = np.clip(np.searchsorted(self.user_ids, ids), 0, max(self.user_ids.size - 1, 0))
+        unknown = self.user_ids[pos] != ids
+        if unknown.any():
+            raise KeyError(f"users {ids[unknown][:5].tolist()} have no training ratings; "
+                           "recommend for them with for_profile(liked_movie_ids=..., wish=...)")
+        return pos
+
+    def _item_rows(self, movie_ids: np.ndarray, what: str) -> np.ndarray:
+        pos = np.clip(np.searchsorted(self.movie_ids, movie_ids), 0, self.movie_ids.size - 1)
+        unknown = self.movie_ids[pos] != movie_ids
+        if unknown.any():
+            raise KeyError(f"{what} holds ids not in the catalogue: {movie_ids[unknown][:5].tolist()}; "
+                           "find ids with match_titles([...])")
+        return pos
+
+
+def _check_k(k) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if k > MAX_TOP_K:
+        raise ValueError(f"k={k} is more than one index query can return (top_k <= {MAX_TOP_K})")
+
+
+def _as_ids(row: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    row = np.asarray(row)
+    present = row != ""
+    return row[present].astype(np.int64), np.asarray(scores, dtype=np.float32)[present]
+
+
+def unseen_top(store, vectors: np.ndarray, seen: Sequence[np.ndarray], n: int,
+               filters: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Top-``n`` ``(movie_ids, scores)`` per query vector, none of them in that query's ``seen``.
+
+    One batched query of ``2n + 50`` per vector; a query whose window holds fewer than ``n``
+    unseen movies is asked again with ``$nin`` of the seen movies found so far (see the module
+    docstring), so ``top_k`` stays <= 10,000 and no filter holds more than ``MAX_NIN`` ids.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if len(seen) != len(vectors):
+        raise ValueError(f"{len(vectors)} query vectors but {len(seen)} seen lists; give one per query")
+    top_k = _fetch_size(n)
+    ids, scores = store.query_many(vectors, top_k=top_k, filter=filters)
+    out = []
+    for row, user_seen in enumerate(seen):
+        found, found_scores = _as_ids(ids[row], scores[row])
+        is_seen = np.isin(found, user_seen)
+        if (~is_seen).sum() >= n or found.size < top_k:
+            out.append((found[~is_seen][:n], found_scores[~is_seen][:n]))
+        else:
+            out.append(_unseen_excluding(store, vectors[row], user_seen, found[is_seen], n, filters))
+    return out
+
+
+def _unseen_excluding(store, vector, user_seen, seen_found, n, filters):
+    """Ask again with ``$nin`` of the seen movies found so far, until ``n`` unseen ones come back."""
+    excluded = np.asarray(seen_found, dtype=np.int64)
+    while True:
+        capped = excluded.size >= MAX_NIN
+        top_k = MAX_TOP_K if capped else _fetch_size(n)
+        ids, scores = store.query_many(vector[None, :], top_k=top_k,
+                                       filter=exclusion_filter(filters, excluded[:MAX_NIN]))
+        found, found_scores = _as_ids(ids[0], scores[0])
+        if np.isin(found, excluded[:MAX_NIN]).any():
+            raise ValueError(f"the {getattr(store, 'name', '?')!r} index ignored a movie_id $nin filter; its records "
+                             "need a numeric 'movie_id' metadata field (build them with candidates.index_records)")
+        is_seen = np.isin(found, user_seen)
+        unseen = found[~is_seen]
+        if unseen.size >= n or found.size < top_k or capped:
+            if unseen.size < n and found.size == top_k:
+                logger.warning("only %d unseen candidates within top_k=%d for a user who rated %d movies",
+                               unseen.size, top_k, len(user_seen))
+            return unseen[:n], found_scores[~is_seen][:n]
+        excluded = np.union1d(excluded, found[is_seen])
