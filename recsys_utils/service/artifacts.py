@@ -124,8 +124,8 @@ def build_catalog(movies: pd.DataFrame, vectors: np.ndarray, metadata: list[dict
         )
     vectors = np.asarray(vectors, dtype=np.float32)
     vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    return ServedCatalog(base.movie_ids, base.genres, base.genre_names, base.popularity, base.titles, base.years,
-                         vectors=vectors, facts=facts)
+    return ServedCatalog(base.movie_ids, base.genres, base.genre_names, base.popularity, titles=base.titles,
+                         years=base.years, vectors=vectors, facts=facts)
 
 
 def build_user_history(ratings: pd.DataFrame, catalog: ServedCatalog) -> UserHistory:
