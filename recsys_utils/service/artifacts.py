@@ -237,7 +237,7 @@ def _load_policy(catalog: ServedCatalog, required: bool, path):
     except (ImportError, AttributeError, NotImplementedError) as error:
         reason = f"the RL serving module is unavailable ({type(error).__name__}: {error})"
     except FileNotFoundError as error:
-        reason = f"no trained policy: {error}; run {LESSONS['policy']}"
+        reason = f"no trained policy: {error}" + ("" if "lesson 04" in str(error) else f"; run {LESSONS['policy']}")
     if required:
         raise MissingArtifact(f"{reason}. Start with RECSYS_SERVICE_REQUIRE_POLICY=0 to serve without re-ranking.")
     logger.warning("serving without RL re-ranking: %s", reason)
