@@ -50,6 +50,7 @@ TARGET_CLIENTS = 32
 TARGET_CPU_MS = 1.2
 TARGET_SCALING = 1.6
 TARGET_COLD_RATIO = 2.0
+EXPLAIN = True  # --no-explain: measure the pipeline without the explanations (memoised per worker)
 
 
 def process_tree_cpu(pid: int) -> float:
@@ -172,7 +173,7 @@ async def load(port: int, user_ids: list[int], clients: int, seconds: float, k: 
         nonlocal errors
         while time.perf_counter() < stop_at and (queue or not each_once):
             user = queue.pop() if each_once else rng.choice(user_ids)
-            payload = json.dumps({"user_id": user, "k": k}).encode()
+            payload = json.dumps({"user_id": user, "k": k, "explain": EXPLAIN}).encode()
             start = time.perf_counter()
             status, body = await connection.post("/recommend", payload)
             latencies.append(time.perf_counter() - start)
@@ -242,7 +243,11 @@ def main() -> None:
     parser.add_argument("--synthetic", action="store_true", help="serve the synthetic world (no artefacts needed)")
     parser.add_argument("--allow-no-policy", action="store_true",
                         help="serve without lesson 04's policy (re-ranking off; the figures then omit its cost)")
+    parser.add_argument("--no-explain", action="store_true",
+                        help="ask for no explanations (each worker memoises them, so a cold worker pays for them)")
     args = parser.parse_args()
+    global EXPLAIN
+    EXPLAIN = not args.no_explain
     if not Path("/proc/self/stat").exists():
         sys.exit("bench_service.py reads server CPU from /proc: run it on Linux")
     user_ids = list(range(1, 61)) if args.synthetic else None

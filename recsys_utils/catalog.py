@@ -2,7 +2,8 @@
 
 ``Catalog`` holds row-aligned arrays sorted by movie id: ``movie_ids`` (int64), ``genres`` (a
 multi-hot float32 matrix over ``genre_names``), ``popularity`` (log(1 + #ratings) scaled to
-[0, 1]), and optionally ``titles`` and ``years``. ``positions(ids)`` maps ids to rows and raises
+[0, 1]), and optionally ``item_features``, ``titles`` and ``years``. The first five fields are
+``rl.world.Catalog``'s, in its order, so ``rl`` can use this type unchanged. ``positions(ids)`` maps ids to rows and raises
 ``KeyError`` for unknown ids; ``row(id)`` / ``rows(ids)`` are the forgiving variants (None / -1).
 
 The RL environment (``rl.world``) and the service (``service.artifacts``) both build on it.
@@ -27,6 +28,9 @@ class Catalog:
     genres: np.ndarray  # (m, G) float32 multi-hot
     genre_names: list[str]
     popularity: np.ndarray  # (m,) float32 in [0, 1]
+    # (m, F) float32: per-movie features an agent sees (rl: the collaborative embedding, zero rows
+    # for movies without training ratings); None: no item features (F = 0).
+    item_features: np.ndarray | None = None
     titles: list[str] | None = None
     years: list[int | None] | None = None
     _row: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
@@ -37,6 +41,10 @@ class Catalog:
         if len(self.movie_ids) > 1 and not np.all(np.diff(self.movie_ids) > 0):
             raise ValueError("Catalog.movie_ids must be sorted and unique")
         self._row = {int(m): i for i, m in enumerate(self.movie_ids)}
+
+    @property
+    def item_feature_dim(self) -> int:
+        return 0 if self.item_features is None else int(self.item_features.shape[1])
 
     def __len__(self) -> int:
         return len(self.movie_ids)
@@ -106,4 +114,4 @@ def build_catalog(movies: pd.DataFrame, ratings: pd.DataFrame) -> Catalog:
     counts = ratings[ITEM_COL].value_counts().reindex(movie_ids, fill_value=0).to_numpy(dtype=np.float64)
     titles = movies[TITLE_COL].astype(str).tolist() if TITLE_COL in movies else None
     years = [None if pd.isna(y) else int(y) for y in movies[YEAR_COL]] if YEAR_COL in movies else None
-    return Catalog(movie_ids, genres, genre_names, popularity_from_counts(counts), titles, years)
+    return Catalog(movie_ids, genres, genre_names, popularity_from_counts(counts), titles=titles, years=years)

@@ -308,23 +308,15 @@ def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_polic
         ctx = rec.retrieve(rec.known_user(4), None)
         scores = artifacts.policy.score(ctx)
         assert scores.shape == (len(ctx.rows),)
-        from recsys_utils.rl.serving import UserState
-
-        loaded = artifacts.policy.loaded
-        state = UserState(taste_embedding=ctx.taste, recent_movie_ids=[10], step=int(ctx.step),
-                          last_feedback=tuple(ctx.last_feedback), counts=tuple(ctx.counts))
-        first = artifacts.catalog.movie_ids[ctx.rows[:5]]
-        obs, _ = loaded.observation(state, first, ctx.similarity[:5])
-        np.testing.assert_allclose(scores[:5], loaded.action_scores(obs), rtol=1e-5, atol=1e-6)
-        # The batched observations are lesson 04's own, slate by slate (the last one padded).
-        batched, valids = artifacts.policy.observations(ctx)
+        # The re-ranker is the RL policy contract's own score, on the state the service knows.
+        policy = artifacts.policy.policy
+        state = artifacts.policy.state(ctx)
+        assert list(state.recent_movie_ids) == [10] and state.step == ctx.step
         ids = artifacts.catalog.movie_ids[ctx.rows]
-        assert len(batched) == -(-len(ids) // 5)
-        for slate in range(len(batched)):
-            part = slice(slate * 5, (slate + 1) * 5)
-            theirs, valid = loaded.observation(state, ids[part], ctx.similarity[part])
-            np.testing.assert_allclose(batched[slate], theirs, atol=1e-6)
-            assert valids[slate].tolist() == valid.tolist()
+        np.testing.assert_allclose(scores, policy.score(state, ids, ctx.similarity)[0], rtol=1e-6)
+        # ... and on its first slate, the scores lesson 04's environment would see.
+        obs, _ = policy.observation(state, ids[:5], ctx.similarity[:5])
+        np.testing.assert_allclose(scores[:5], policy.network_scores(obs[None])[0], rtol=1e-5, atol=1e-6)
         # With the initial head, the served order is the policy's order.
         served = [m["movie_id"] for m in body["items"]]
         by_policy = [int(artifacts.catalog.movie_ids[ctx.rows[i]]) for i in np.argsort(-scores, kind="stable")[:8]]

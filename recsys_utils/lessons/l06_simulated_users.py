@@ -45,6 +45,7 @@ class LoopResult:
     # engagement of each user in each round (rounds x users, users in the order given): the
     # unit of the paired comparison between arms, which share users and random streams.
     per_user_engagement: list[list[float]] = field(default_factory=list)
+    unrated_shown: int = 0  # shown movies without any rating (the ground truth used the user's baseline)
 
 
 class ClosedLoop:
@@ -81,6 +82,7 @@ class ClosedLoop:
         users = [SimulatedUser(u) for u in self.user_ids]
         engagement, ctr, versions, per_user = [], [], [], []
         requests = 0
+        unrated_shown = 0
         start = time.perf_counter()
         with httpx.Client(base_url=base_url, timeout=30) as http:
             for round_index in range(rounds):
@@ -98,7 +100,11 @@ class ClosedLoop:
                         genres = self._genres(movie["genres"])
                         recent = user.window[-self.config.boredom_window:]
                         counts = np.sum(recent, axis=0) if recent else np.zeros_like(genres)
-                        rating = float(self.rating_model.predict([user.user_id], [movie["movie_id"]])[0])
+                        # A movie nobody rated gets the user's baseline (the ground truth knows nothing
+                        # more about it); counted, so the lesson can say how often it happened.
+                        predicted, unknown = self.rating_model.predict_with_unrated([user.user_id], [movie["movie_id"]])
+                        rating = float(predicted[0])
+                        unrated_shown += unknown
                         click, watch, like = self.response.sample(rng, rating, _boredom(self.config, genres, counts))
                         user.window.append(genres)
                         events = [{"event": "impression"}]
@@ -121,4 +127,4 @@ class ClosedLoop:
                 if on_round is not None:
                     on_round(round_index)  # e.g. wait for the background fine-tune to settle
                 versions.append(http.get("/health").json()["policy_version"])
-        return LoopResult(engagement, ctr, versions, requests, time.perf_counter() - start, per_user)
+        return LoopResult(engagement, ctr, versions, requests, time.perf_counter() - start, per_user, unrated_shown)

@@ -124,8 +124,8 @@ def build_catalog(movies: pd.DataFrame, vectors: np.ndarray, metadata: list[dict
         )
     vectors = np.asarray(vectors, dtype=np.float32)
     vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    return ServedCatalog(base.movie_ids, base.genres, base.genre_names, base.popularity, base.titles, base.years,
-                         vectors=vectors, facts=facts)
+    return ServedCatalog(base.movie_ids, base.genres, base.genre_names, base.popularity, titles=base.titles,
+                         years=base.years, vectors=vectors, facts=facts)
 
 
 def build_user_history(ratings: pd.DataFrame, catalog: ServedCatalog) -> UserHistory:
@@ -237,7 +237,7 @@ def _load_policy(catalog: ServedCatalog, required: bool, path):
     except (ImportError, AttributeError, NotImplementedError) as error:
         reason = f"the RL serving module is unavailable ({type(error).__name__}: {error})"
     except FileNotFoundError as error:
-        reason = f"no trained policy: {error}; run {LESSONS['policy']}"
+        reason = f"no trained policy: {error}" + ("" if "lesson 04" in str(error) else f"; run {LESSONS['policy']}")
     if required:
         raise MissingArtifact(f"{reason}. Start with RECSYS_SERVICE_REQUIRE_POLICY=0 to serve without re-ranking.")
     logger.warning("serving without RL re-ranking: %s", reason)

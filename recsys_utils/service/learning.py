@@ -396,9 +396,10 @@ class PolicyLearner:
     def refresh(self, every_s: float = 0.0) -> bool:
         """Adopt a newer head published by the learner (at most every ``every_s`` seconds)."""
         now = time.monotonic()
-        if now < self._next_refresh:
-            return False
-        self._next_refresh = now + every_s
+        if every_s > 0:  # a throttled call (the request path); an explicit refresh() always reads
+            if now < self._next_refresh:
+                return False
+            self._next_refresh = now + every_s
         found = self.store.policy()
         if found is None or found[0] <= self.head.version:
             return False

@@ -99,7 +99,7 @@ class Recommender:
         self._genre_col = {g.lower(): j for j, g in enumerate(self.catalog.genre_names)}
         # Remembered per user: the design row of each movie offered by the latest /recommend,
         # stored with an impression so the learner trains on what the policy actually saw.
-        self._offered: dict[int, dict[int, tuple]] = {}
+        self._offered: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._offered_lock = threading.Lock()
 
     @property
@@ -182,9 +182,9 @@ class Recommender:
         order = np.lexsort((np.arange(len(final)), -final))[:k]
         offer_key = user_id if offer_key is None else offer_key
         if offer_key is not None:
-            offered = {int(self.catalog.movie_ids[ctx.rows[i]]): tuple(design[i]) for i in range(len(ctx.rows))}
+            # Kept as arrays (a dict of 50 tuples cost ~0.3 ms per request, a third of the pipeline).
             with self._offered_lock:
-                self._offered[offer_key] = offered
+                self._offered[offer_key] = (self.catalog.movie_ids[ctx.rows], design)
         items = []
         for i in order:
             row = int(ctx.rows[i])
@@ -209,7 +209,11 @@ class Recommender:
 
     def offered_design(self, user_id: int, movie_id: int) -> tuple | None:
         with self._offered_lock:
-            return self._offered.get(user_id, {}).get(int(movie_id))
+            offered = self._offered.get(user_id)
+        if offered is None:
+            return None
+        hits = np.flatnonzero(offered[0] == int(movie_id))
+        return tuple(float(x) for x in offered[1][hits[0]]) if len(hits) else None
 
     def explain(self, user_id: int | None, user: dict, row: int):
         movie = self.catalog.facts[row]

@@ -1,15 +1,11 @@
-"""The lesson-04 RL policy as the pipeline's base re-ranker (adapter to ``recsys_utils.rl``).
+"""The lesson-04 RL policy as the pipeline's base re-ranker, through the RL policy contract.
 
-``rl.rank_candidates`` mirrors the environment exactly: it places one movie per forward pass
-and refills the slate, so ranking a pool of 50 costs 50 passes (~5 ms here, over the whole
-latency budget of a request). This adapter builds the same observations with
-``LoadedPolicy.observation`` but scores the pool in one batched pass: the candidates, in
-retrieval order, are cut into slates of K and each candidate gets its slot's score (DQN
-Q-value, or PPO log-probability). The first slate's scores are exactly the policy's scores on
-the observation the environment would show now; a later slate is scored on the observation it
-would get if it were shown with the same session state, an approximation of
-``rank_candidates``' refill order that costs one forward pass instead of one per candidate
-(``tests/test_service_api.py`` checks the first-slate equality).
+``load_reranker`` is the one place the service obtains it: ``rl.load_policy`` loads the saved
+policy, and each request asks ``policy.score(state, candidate_ids, similarities)`` for one
+score per candidate (the contract cuts the candidates into slates of K and scores them in one
+batched forward pass; no stable-baselines3 internals here). The user's state is built from what
+the service knows at request time: the (online-updated) taste vector, the movies recently
+shown, and the session's step, last feedback and counts.
 """
 
 from __future__ import annotations
@@ -25,12 +21,6 @@ POLICY_LESSON = "lesson 04 (notebooks/04_rl_dqn_vs_ppo.ipynb)"
 _thread_state = threading.local()
 
 
-def load_reranker(catalog, path=None):
-    """The one place the service obtains its base re-ranker from ``recsys_utils.rl``
-    (raises FileNotFoundError when lesson 04 has not saved a policy)."""
-    return RLBasePolicy.load(catalog, path)
-
-
 def _one_torch_thread() -> None:
     """torch's intra-op thread count is an OpenMP setting *of the calling thread*: setting it
     at load time (in a start-up worker) leaves the event-loop thread with one OpenMP thread per
@@ -43,17 +33,22 @@ def _one_torch_thread() -> None:
         _thread_state.done = True
 
 
+def load_reranker(catalog, path=None):
+    """The RL policy as a base re-ranker (FileNotFoundError naming lesson 04 when none is saved)."""
+    from ..rl.serving import load_policy
+
+    _one_torch_thread()
+    return RLBasePolicy(load_policy(path), catalog)
+
+
 class RLBasePolicy:
-    def __init__(self, loaded, catalog):
-        self.loaded = loaded
+    def __init__(self, policy, catalog):
+        self.policy = policy
         self.catalog = catalog
-        self.k = loaded.layout.k
-        manifest = loaded.manifest or {}
-        best = manifest.get("best", {})
-        self.kind = f"RL policy ({loaded.algorithm}, lesson 04)"
-        seed = best.get("seed", "?")
-        self.version = f"{loaded.algorithm.lower()}-seed{seed}"
-        missing = np.setdiff1d(catalog.movie_ids, loaded.catalog.movie_ids)
+        self.info = dict(policy.info)
+        self.kind = f"RL policy ({self.info['algorithm']}, lesson 04)"
+        self.version = self.info["version"]
+        missing = np.setdiff1d(catalog.movie_ids, policy.catalog.movie_ids)
         if len(missing):
             raise MissingArtifact(
                 f"the saved policy was trained on another catalogue ({len(missing)} served movies unknown to it, "
@@ -62,56 +57,17 @@ class RLBasePolicy:
 
     @classmethod
     def load(cls, catalog, path=None) -> RLBasePolicy:
-        from ..rl.serving import load_policy
+        return load_reranker(catalog, path)
 
-        _one_torch_thread()
-        return cls(load_policy(path), catalog)
+    def state(self, ctx):
+        from ..rl.serving import UserState
+
+        return UserState(taste_embedding=np.asarray(ctx.taste, dtype=np.float32),
+                         recent_movie_ids=[int(self.catalog.movie_ids[r]) for r in ctx.window_rows],
+                         step=int(ctx.step), last_feedback=tuple(float(x) for x in ctx.last_feedback),
+                         counts=tuple(float(x) for x in ctx.counts))
 
     def score(self, ctx) -> np.ndarray:
         _one_torch_thread()
-        observations, valids = self.observations(ctx)
-        scores = self._batched_scores(observations)
-        return np.concatenate([s[v] for s, v in zip(scores, valids, strict=True)]).astype(np.float64)
-
-    def observations(self, ctx) -> tuple[np.ndarray, np.ndarray]:
-        """(n_slates, obs) and (n_slates, K) validity: what ``LoadedPolicy.observation`` builds
-        for each slate, with the parts shared by all slates (taste projection, genre window)
-        computed once (tests check equality with ``LoadedPolicy.observation``)."""
-        from ..rl.features import build_observation
-
-        loaded, k = self.loaded, self.k
-        catalog, layout = loaded.catalog, loaded.layout
-        taste = np.asarray(ctx.taste, dtype=np.float32)
-        taste = loaded.projection.transform((taste / max(float(np.linalg.norm(taste)), 1e-9))[None])[0]
-        recent = [int(self.catalog.movie_ids[r]) for r in ctx.window_rows][-layout.window:]
-        window_counts = catalog.genres[catalog.positions(recent)].sum(axis=0) if recent else \
-            np.zeros(layout.n_genres, dtype=np.float32)
-        positions = catalog.positions(self.catalog.movie_ids[ctx.rows])
-        similarity = np.asarray(ctx.similarity, dtype=np.float32)
-        last_feedback = np.asarray(ctx.last_feedback, np.float32)
-        counts = np.asarray(ctx.counts, np.float32)
-        n_slates = -(-len(positions) // k)
-        observations = np.empty((n_slates, layout.size), dtype=np.float32)
-        valids = np.zeros((n_slates, k), dtype=bool)
-        for slate in range(n_slates):
-            part = slice(slate * k, (slate + 1) * k)
-            pos, sims = positions[part], similarity[part]
-            valids[slate, : len(pos)] = True
-            padded = np.zeros(k, dtype=np.int64)
-            padded[: len(pos)] = pos
-            sim_full = np.zeros(k, dtype=np.float32)
-            sim_full[: len(pos)] = sims
-            observations[slate] = build_observation(
-                layout, taste, window_counts, last_feedback, counts, int(ctx.step), sim_full,
-                catalog.popularity[padded], catalog.genres[padded], cand_valid=valids[slate])
-        return observations, valids
-
-    def _batched_scores(self, observations: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            obs = torch.as_tensor(observations, dtype=torch.float32)
-            if self.loaded.algorithm == "DQN":
-                return self.loaded.model.q_net(obs).numpy()
-            logits = self.loaded.model.policy.get_distribution(obs).distribution.logits
-            return torch.log_softmax(logits, dim=-1).numpy()
+        ids = self.catalog.movie_ids[ctx.rows]
+        return self.policy.score(self.state(ctx), ids, np.asarray(ctx.similarity, np.float32))[0].astype(np.float64)

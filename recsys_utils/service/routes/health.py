@@ -29,6 +29,7 @@ def health(svc: ServiceDep):
         status="degraded" if svc.degraded or not store["ok"] else "ok",
         policy_version=learner.version,
         reranking={"base_policy": getattr(policy, "kind", "none"), "base_version": learner.base_version,
+                   "policy_info": getattr(policy, "info", None),
                    "problem": svc.degraded[0] if svc.degraded else None,
                    "head_weights": [round(float(w), 4) for w in learner.head.weights]},
         explainer=getattr(svc.artifacts.explainer, "name", type(svc.artifacts.explainer).__name__),
