@@ -229,7 +229,8 @@ def ensure_cf_index(movies: pd.DataFrame, cf: CFVectors, backend: str = "auto", 
 def _text_source(data, splits, seed: int, backend: str, budget: str):
     """(store, vectors aligned with the sorted movies, encode, fingerprint) of the text side: the
     taste-tuned MiniLM vectors and their own index ("movies-taste", lesson 02)."""
-    from ..embeddings import ensure_taste_text, ensure_text_index
+    from ..embeddings import ensure_taste_text
+    from ..movie_index import ensure_text_index
 
     movie_ids = np.sort(data.movies[ITEM_COL].to_numpy(np.int64))
     tuned = ensure_taste_text(data, splits, seed=seed, budget=budget)
