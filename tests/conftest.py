@@ -32,8 +32,19 @@ def smoke_reports_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def lesson_seconds() -> dict[str, float]:
-    """Seconds each lesson took in this session's smoke run (filled by ``lesson_results``)."""
-    return {}
+    """Seconds each lesson took in this session's smoke run (filled by ``lesson_results``).
+
+    Written to ``build/lesson-seconds.json`` at the end of the session, so the times a fresh
+    ``make test`` measured can be recorded as the smoke profile's run times:
+    ``python -m recsys_utils.lessons.timings --record build/lesson-seconds.json``.
+    """
+    seconds: dict[str, float] = {}
+    yield seconds
+    if seconds:
+        import json
+
+        (ROOT / "build").mkdir(exist_ok=True)
+        (ROOT / "build" / "lesson-seconds.json").write_text(json.dumps(seconds, indent=1, sort_keys=True))
 
 
 @pytest.fixture(scope="session")

@@ -174,5 +174,23 @@ def update_instructor_guide(path: Path | None = None) -> Path:
     return path
 
 
-if __name__ == "__main__":  # python -m recsys_utils.lessons.timings: refresh docs/INSTRUCTOR.md's tables
+def main(argv: list[str] | None = None) -> int:
+    """Refresh docs/INSTRUCTOR.md's tables; with ``--record FILE``, first record a smoke run's seconds
+    (the ``build/lesson-seconds.json`` a fresh ``make test`` writes)."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m recsys_utils.lessons.timings", description=main.__doc__)
+    parser.add_argument("--record", type=Path, help="JSON of {lesson: seconds} measured by a smoke run")
+    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("--dataset", default=DEFAULT_DATASET)
+    args = parser.parse_args(argv)
+    if args.record:
+        record_timings(args.profile, args.dataset, json.loads(args.record.read_text()),
+                       machine=f"{os.cpu_count()} cores")
     print(update_instructor_guide())
+    return 0
+
+
+if __name__ == "__main__":  # python -m recsys_utils.lessons.timings [--record build/lesson-seconds.json]
+    raise SystemExit(main())
