@@ -15,50 +15,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..constants import GENRES_COL, ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
+from ..catalog import Catalog
+from ..catalog import build_catalog as build_shared_catalog
+from ..constants import ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
 from .features import TasteProjection
 from .ground_truth import RatingModel
 
 
-@dataclass
-class Catalog:
-    movie_ids: np.ndarray  # (m,) int64, sorted
-    genres: np.ndarray  # (m, G) float32 multi-hot
-    genre_names: list[str]
-    popularity: np.ndarray  # (m,) float32 in [0, 1]: log(1 + #ratings) / log(1 + max)
-    # (m, F) float32 in [-1, 1]: per-movie features the agent sees (the collaborative embedding);
-    # zero rows for movies without training ratings. None: no item features (F = 0).
-    item_features: np.ndarray | None = None
-
-    @property
-    def item_feature_dim(self) -> int:
-        return 0 if self.item_features is None else int(self.item_features.shape[1])
-
-    def positions(self, movie_ids) -> np.ndarray:
-        ids = np.asarray(movie_ids, dtype=np.int64)
-        pos = np.searchsorted(self.movie_ids, ids)
-        pos = np.clip(pos, 0, len(self.movie_ids) - 1)
-        bad = self.movie_ids[pos] != ids
-        if bad.any():
-            raise KeyError(f"movie ids {ids[bad][:5].tolist()} are not in the catalogue")
-        return pos
-
-
 def build_catalog(movies: pd.DataFrame, ratings: pd.DataFrame) -> Catalog:
-    """Genre flags from ``movies.genres`` and popularity from ``ratings`` (pass training ratings
-    only, so popularity carries no held-out information)."""
-    movies = movies.sort_values(ITEM_COL)
-    movie_ids = movies[ITEM_COL].to_numpy(dtype=np.int64)
-    genre_names = sorted({g for gs in movies[GENRES_COL] for g in gs})
-    if not genre_names:
+    """The shared catalogue (genre flags, popularity from ``ratings``: pass training ratings only, so
+    popularity carries no held-out information); the environment's features need genres."""
+    catalog = build_shared_catalog(movies, ratings)
+    if not catalog.genre_names:
         raise ValueError("movies carry no genres; the environment's features need movies.genres lists")
-    col = {g: j for j, g in enumerate(genre_names)}
-    genres = np.zeros((len(movies), len(genre_names)), dtype=np.float32)
-    for i, gs in enumerate(movies[GENRES_COL]):
-        genres[i, [col[g] for g in gs]] = 1.0
-    counts = ratings[ITEM_COL].value_counts().reindex(movie_ids, fill_value=0).to_numpy(dtype=np.float64)
-    popularity = np.log1p(counts) / max(np.log1p(counts.max()), 1e-9)
-    return Catalog(movie_ids, genres, genre_names, popularity.astype(np.float32))
+    return catalog
 
 
 def recent_history(ratings: pd.DataFrame, user_ids: np.ndarray, catalog: Catalog, window: int) -> np.ndarray:
