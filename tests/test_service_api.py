@@ -355,6 +355,15 @@ def test_missing_artefacts_name_their_lesson(tmp_path, monkeypatch):
     (tmp_path / "empty" / "raw" / "ml-100k").symlink_to(real_raw / "ml-100k")
     with pytest.raises(MissingArtifact, match="lesson 02"):
         load_course_artifacts()
+    # A damaged index is refused with the lesson that rebuilds it, never loaded or shown as a raw traceback.
+    from recsys_utils.vectorstore import open_store
+
+    store = open_store("local", name="movies", dimension=3)
+    store.upsert([("1", [1.0, 0.0, 0.0], {"title": "x"})])
+    store_json = next((tmp_path / "empty").rglob("movies/store.json"))
+    store_json.write_text(store_json.read_text()[:-20])
+    with pytest.raises(MissingArtifact, match=r"damaged.*lesson 02"):
+        load_course_artifacts()
     catalog = synthetic_artifacts(seed=0).catalog
     with pytest.raises(MissingArtifact, match="lesson 04"):
         _load_policy(catalog, required=True, path=tmp_path / "no-policies")

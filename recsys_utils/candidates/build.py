@@ -30,7 +30,7 @@ from .. import metrics
 from ..constants import GENRES_COL, ITEM_COL, TITLE_COL, USER_COL, YEAR_COL
 from ..fileio import atomic_write_json, atomic_write_with
 from ..paths import artifacts_dir
-from ..vectorstore import open_store
+from ..vectorstore import open_store, open_store_rebuilding
 from .collaborative import CFVectors, fit_cf_vectors
 from .evaluate import cold_start_profiles, ranked_columns
 from .generator import CandidateGenerator
@@ -213,7 +213,8 @@ def _array_digest(*arrays) -> str:
 def ensure_cf_index(movies: pd.DataFrame, cf: CFVectors, backend: str = "auto", path=None, in_memory: bool = False):
     """The ALS item factors in their own ``dotproduct`` index, rebuilt only when they changed."""
     kw = {"in_memory": True} if in_memory else {}
-    store = open_store(backend, name=f"movies-cf-{cf.dimension}", dimension=cf.dimension, metric="dotproduct",
+    # A damaged local CF index comes back empty (the damage logged) and is rebuilt below.
+    store = open_store_rebuilding(backend, name=f"movies-cf-{cf.dimension}", dimension=cf.dimension, metric="dotproduct",
                        path=path, **kw)
     known = cf.known_items
     wanted = _array_digest(movies[ITEM_COL].to_numpy(np.int64), cf.item_factors)

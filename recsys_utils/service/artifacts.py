@@ -205,7 +205,7 @@ def load_course_artifacts(dataset: str = "ml-100k", backend: str = "auto", expla
 
 
 def _open_index(backend: str, n_movies: int):
-    from ..vectorstore import open_store, resolve_backend
+    from ..vectorstore import CorruptIndexError, open_store, resolve_backend
 
     chosen = resolve_backend(backend)
     if chosen == "local":
@@ -216,7 +216,13 @@ def _open_index(backend: str, n_movies: int):
                 f"no movie index at {default_store_path() / 'movies'}; run {LESSONS['index']} "
                 "(it embeds the movies and writes the embedded vector store)"
             )
-    store = open_store(chosen, name="movies")
+    try:
+        store = open_store(chosen, name="movies")
+    except CorruptIndexError as error:  # checksums or contents do not match: never serve a damaged index
+        raise MissingArtifact(
+            f"the movie index is damaged ({error.problem} in {error.file}); rerun {LESSONS['index']}, "
+            "which rebuilds it"
+        ) from error
     count = store.count()
     if count == 0 or store.get_manifest().get("content_hash") in (None, "rebuilding"):
         raise MissingArtifact(
