@@ -48,6 +48,10 @@ test: $(STAMP)
 	$(PY) -m ruff check recsys_utils tests benchmarks notebooks
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The whole smoke course on synthetic ml-1m and on the real ml-latest-small (../shared/datasets/).
+test-datasets: $(STAMP)
+	$(PY) -m pytest -m datasets $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(PY) -m ruff check recsys_utils tests benchmarks notebooks
 

@@ -17,6 +17,8 @@ from tests.grouplens_fixtures import (
 )
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+# A whole smoke course on another dataset costs minutes on 2 cores; `make test-datasets` runs these two.
+whole_course = pytest.mark.datasets
 SHARED_SMALL = shared_dataset("ml-latest-small")
 
 
@@ -29,6 +31,7 @@ def offline(monkeypatch):
     monkeypatch.setenv("RECSYS_OFFLINE", "1")  # local sources and data/offline/ only
 
 
+@whole_course
 def test_whole_smoke_course_on_a_synthetic_ml1m_without_todays_titles(tmp_path, offline):
     """~46k ratings in ml-1m's real format; synthetic titles, unrated movies and dangling ratings."""
     source = write_synthetic_ml1m(tmp_path / "ml-1m", n_ratings=50_000, n_users=600, n_movies=1_200, n_catalogue=1_260)
@@ -42,7 +45,7 @@ def test_whole_smoke_course_on_a_synthetic_ml1m_without_todays_titles(tmp_path, 
     assert lesson01["metrics"]["coverage"] == {"n_movies": 1_260, "n_rated_movies": 1_200, "n_unrated_movies": 60,
                                                "n_dangling_ratings": 5}
     environment = (reports / "environment.json").read_text()
-    assert json.loads(environment)["run_dataset"] == {"name": "ml-1m", "source_kind": "local-folder"}
+    assert json.loads(environment)["dataset"] == {"name": "ml-1m", "source_kind": "local-folder"}
     assert str(tmp_path) not in environment
 
 
@@ -60,6 +63,7 @@ def test_lessons_01_to_03_stop_at_once_on_a_catalogue_over_budget(tmp_path, offl
     assert "fit_budget(" in "".join(failing["source"])
 
 
+@whole_course
 @pytest.mark.skipif(not SHARED_SMALL.exists(), reason=f"the real ml-latest-small is not at {SHARED_SMALL} (../shared/datasets/ beside the repository)")
 def test_whole_smoke_course_on_the_real_ml_latest_small(tmp_path, offline):
     reports = tmp_path / "reports"
@@ -68,6 +72,6 @@ def test_whole_smoke_course_on_the_real_ml_latest_small(tmp_path, offline):
     lesson01 = json.loads((reports / "results" / "01_data_preparation.json").read_text())
     assert lesson01["metrics"]["coverage"]["n_unrated_movies"] == 18
     environment = json.loads((reports / "environment.json").read_text())
-    assert environment["run_dataset"] == {"name": "ml-latest-small", "source_kind": "local-folder"}
+    assert environment["dataset"] == {"name": "ml-latest-small", "source_kind": "local-folder"}
     assert str(SHARED_SMALL) not in json.dumps(environment)
     assert environment["dataset_checksums"]["ratings.csv"] == "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646"
