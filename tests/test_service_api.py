@@ -73,6 +73,8 @@ def test_cold_start_profiles(client):
     liked = client.post("/recommend", json={"profile": {"liked_titles": ["Movie 12"]}, "k": 5}).json()
     assert len(liked["items"]) == 5 and liked["user"]["kind"] == "cold_start"
     assert 12 not in [m["movie_id"] for m in liked["items"]], "the liked title itself was recommended"
+    # The explanation names what the person said they liked (issue 13), not only the catalogue.
+    assert all("Movie 12" in m["explanation"]["text"] for m in liked["items"]), liked["items"][0]["explanation"]
     wish = client.post("/recommend", json={"profile": {"wish": "a scary horror night"}, "k": 5}).json()
     horror = sum("Horror" in m["genres"] for m in wish["items"])
     assert horror >= 4, wish

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..explain.facts import LikedMovie, UserContext
+from ..explain.facts import LikedMovie, UserContext, context_for_profile
 
 # The policy was trained on the RL environment's features; the service computes the
 # "recent-genre overlap" feature with the same function so the two cannot drift apart.
@@ -157,10 +157,11 @@ class Recommender:
             prior = learning.PROFILE_WEIGHT_PER_LIKED * max(len(liked_rows), 1)
             user = self.states.visitor_snapshot(visitor_key(visitor_id), vector, prior, excluded)
             user["wish"] = wish_text
+            user["liked_rows"] = tuple(liked_rows)
             return user
         return {"vector": vector, "excluded": excluded,
                 "window_rows": (), "last_feedback": np.zeros(3, np.float32), "counts": np.zeros(3, np.float32),
-                "step": 0, "version": 0, "wish": wish_text}
+                "step": 0, "version": 0, "wish": wish_text, "liked_rows": tuple(liked_rows)}
 
     def check_genres(self, genres: list[str], where: str) -> list[str]:
         unknown = [g for g in genres if g.lower() not in self._genre_col]
@@ -221,7 +222,18 @@ class Recommender:
             liked_rows = self.users.liked[self.users.row(user_id)]
             context_key = ("user", user_id)
         else:
-            liked_rows, context_key = [], ("wish", user.get("wish"))
+            # A cold-start profile's explanation names the titles the person gave and their wish.
+            profile_rows = tuple(user.get("liked_rows", ()))
+            context_key = ("profile", profile_rows, user.get("wish"))
+
+            def make_for_profile():
+                context = context_for_profile([self.catalog.facts[r] for r in profile_rows], movie,
+                                              wish=user.get("wish"), top_n=self.liked_in_context)
+                return self.artifacts.explainer.explain(context, movie)
+
+            if not self._cacheable:
+                return make_for_profile()
+            return self.explanations.get_or_make((context_key, row), make_for_profile)
 
         def make():
             target = set(movie.genres)
