@@ -314,15 +314,25 @@ def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_polic
         policy = artifacts.policy.policy
         state = artifacts.policy.state(ctx)
         assert list(state.recent_movie_ids) == [10] and state.step == ctx.step
-        ids = artifacts.catalog.movie_ids[ctx.rows]
-        np.testing.assert_allclose(scores, policy.score(state, ids, ctx.similarity)[0], rtol=1e-6)
-        # ... and on its first slate, the scores lesson 04's environment would see.
-        obs, _ = policy.observation(state, ids[:5], ctx.similarity[:5])
-        np.testing.assert_allclose(scores[:5], policy.network_scores(obs[None])[0], rtol=1e-5, atol=1e-6)
+        order = np.argsort(-np.asarray(ctx.similarity), kind="stable")  # the generator's order
+        ids = artifacts.catalog.movie_ids[np.asarray(ctx.rows)[order]]
+        raw = policy.score(state, ids, np.asarray(ctx.similarity)[order])[0]
+        # With the guard's weight at 1 (what validation chose for this policy), the service ranks
+        # exactly as the policy does ...
+        assert policy.info["policy_weight"] == 1.0
+        served_order = np.asarray(ctx.rows)[np.argsort(-scores, kind="stable")]
+        np.testing.assert_array_equal(served_order, np.asarray(ctx.rows)[order][np.argsort(-raw, kind="stable")])
+        # ... and on its first slate, the policy's scores are the ones lesson 04's environment would see.
+        obs, _ = policy.observation(state, ids[:5], np.asarray(ctx.similarity)[order][:5])
+        np.testing.assert_allclose(raw[:5], policy.network_scores(obs[None])[0], rtol=1e-5, atol=1e-6)
         # With the initial head, the served order is the policy's order.
         served = [m["movie_id"] for m in body["items"]]
-        by_policy = [int(artifacts.catalog.movie_ids[ctx.rows[i]]) for i in np.argsort(-scores, kind="stable")[:8]]
-        assert served == by_policy
+        assert served == [int(artifacts.catalog.movie_ids[r]) for r in served_order[:8]]
+        # With a weight of 0 (validation found the policy spoils retrieval), the generator's order is served.
+        policy.manifest.setdefault("serving", {})["policy_weight"] = 0.0
+        unguarded = artifacts.policy.score(ctx)
+        np.testing.assert_array_equal(np.asarray(ctx.rows)[np.argsort(-unguarded, kind="stable")],
+                                      np.asarray(ctx.rows)[order])
 
 
 def test_policy_for_another_catalogue_is_refused(saved_policy):

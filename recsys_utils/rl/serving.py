@@ -396,10 +396,21 @@ def rank_candidates(policy, state: UserState, candidate_ids: Sequence[int],
         raise ValueError("candidate_ids contains duplicates")
     if similarities is not None and len(similarities) != len(ids):
         raise ValueError(f"{len(similarities)} similarities for {len(ids)} candidates")
+    blended = guarded_scores(policy, state, ids, similarities)
+    return [ids[i] for i in np.argsort(-blended, kind="stable")]
+
+
+def guarded_scores(policy, state: UserState, candidate_ids: Sequence[int],
+                   similarities: Sequence[float] | None = None) -> np.ndarray:
+    """One score per candidate (higher is better, ``candidate_ids`` in the generator's order) that
+    applies the guard: minus the blend of the policy's rank and the generator's rank, weighted by
+    ``policy.info["policy_weight"]`` (chosen on validation users' held-out likes). The service
+    ranks by these, so serving can never spoil the retrieval more than validation allowed."""
+    ids = [int(c) for c in candidate_ids]
+    order = np.arange(len(ids), dtype=np.float64)
     weight = float(policy.info.get("policy_weight", 1.0))
-    if weight <= 0.0:
-        return ids
+    if weight <= 0.0 or not ids:
+        return -order
     scores = np.asarray(policy.score(state, ids, similarities), dtype=np.float64)[0]
     policy_rank = np.argsort(np.argsort(-scores, kind="stable"), kind="stable")
-    blended = weight * policy_rank + (1.0 - weight) * np.arange(len(ids))
-    return [ids[i] for i in np.argsort(blended, kind="stable")]
+    return -(weight * policy_rank + (1.0 - weight) * order)

@@ -69,5 +69,13 @@ class RLBasePolicy:
 
     def score(self, ctx) -> np.ndarray:
         _one_torch_thread()
-        ids = self.catalog.movie_ids[ctx.rows]
-        return self.policy.score(self.state(ctx), ids, np.asarray(ctx.similarity, np.float32))[0].astype(np.float64)
+        from ..rl.serving import guarded_scores
+
+        # The generator's order is the similarity order; the guard blends the policy's ranking with
+        # it by the weight validation chose (0: the generator's order unchanged).
+        order = np.argsort(-np.asarray(ctx.similarity, np.float64), kind="stable")
+        ids = self.catalog.movie_ids[np.asarray(ctx.rows)[order]]
+        guarded = guarded_scores(self.policy, self.state(ctx), ids, np.asarray(ctx.similarity, np.float32)[order])
+        scores = np.empty(len(order), dtype=np.float64)
+        scores[order] = guarded
+        return scores
