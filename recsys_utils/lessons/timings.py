@@ -158,8 +158,9 @@ def agenda_markdown(dataset: str = DEFAULT_DATASET, timings: dict[str, Any] | No
     return "\n".join([
         START,
         f"Measured by the course runner on {timings.get('machine', '2 cores')} ({dataset}); "
-        f"the whole full profile runs in about {total_run:.0f} minutes. Reading time is counted from each "
-        "lesson's prose and code cells.",
+        + (f"the whole full profile runs in about {total_run:.0f} minutes. " if total_run else
+           "the full profile's run times are not recorded yet (`course run --record-timings`). ")
+        + "Reading time is counted from each lesson's prose and code cells.",
         "", *rows, "", "**3-hour workshop** (minutes per block; students run the smoke profile):", "", *three,
         "", f"{minutes} minutes of lessons in all.", "", "**Full day:**", "", *day, END,
     ])
