@@ -12,14 +12,13 @@ Movies without ratings are part of the catalogue: their popularity is 0.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .constants import GENRES_COL, ITEM_COL, TITLE_COL, YEAR_COL
+from .data.titles import TitleIndex
 
 
 @dataclass
@@ -34,7 +33,7 @@ class Catalog:
     titles: list[str] | None = None
     years: list[int | None] | None = None
     _row: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
-    _folded: list[str] | None = field(default=None, repr=False, compare=False)
+    _title_index: TitleIndex | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.movie_ids = np.asarray(self.movie_ids, dtype=np.int64)
@@ -73,25 +72,13 @@ class Catalog:
         return tuple(self.genre_names[j] for j in np.flatnonzero(self.genres[row]))
 
     def search(self, query: str, limit: int = 10) -> list[int]:
-        """Rows whose title contains every word of ``query`` (case and accent blind), the exact
-        title first, then the most popular."""
+        """Rows whose title contains every word of ``query`` (``data.titles.TitleIndex``, the one title
+        matcher): the exact title first, then the most popular."""
         if self.titles is None:
             raise ValueError("this catalogue was built without titles")
-        if self._folded is None:
-            self._folded = [fold(t) for t in self.titles]
-        words = fold(query).split()
-        if not words:
-            return []
-        wanted = fold(query)
-        hits = [i for i, t in enumerate(self._folded) if all(w in t for w in words)]
-        hits.sort(key=lambda i: (self._folded[i] != wanted, -float(self.popularity[i]), int(self.movie_ids[i])))
-        return hits[:limit]
-
-
-def fold(text: str) -> str:
-    """Lower case, accents and punctuation removed (for title matching)."""
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9 ]+", " ", text.lower()).strip()
+        if self._title_index is None:
+            self._title_index = TitleIndex(self.movie_ids, self.titles, self.popularity)
+        return self._title_index.search_rows(query, limit)
 
 
 def popularity_from_counts(counts: np.ndarray) -> np.ndarray:

@@ -10,11 +10,11 @@ See ``generator`` for the retrieval and fusion, ``collaborative`` for the ALS ve
 cold-start fold-in, ``build`` for the validation choices, the cache and the indexes.
 """
 
+from ..data.titles import TitleIndex, fold_title
 from .build import build_generator, ensure_candidate_generator, ensure_cf_index, index_records, select_fusion
 from .collaborative import CFVectors, fit_cf_vectors
 from .evaluate import cold_start_profiles, most_popular_for_profiles, ranked_columns
 from .generator import MAX_NIN, MAX_TOP_K, CandidateGenerator, Candidates, exclusion_filter, unseen_top
-from .titles import TitleIndex, fold_title
 
 __all__ = [
     "MAX_NIN",

@@ -28,13 +28,13 @@ import pandas as pd
 
 from .. import metrics
 from ..constants import GENRES_COL, ITEM_COL, TITLE_COL, USER_COL, YEAR_COL
+from ..data.titles import TitleIndex
 from ..fileio import atomic_write_json, atomic_write_with
 from ..paths import artifacts_dir
 from ..vectorstore import open_store, open_store_rebuilding
 from .collaborative import CFVectors, fit_cf_vectors
 from .evaluate import cold_start_profiles, ranked_columns
 from .generator import CandidateGenerator
-from .titles import TitleIndex
 
 logger = logging.getLogger(__name__)
 

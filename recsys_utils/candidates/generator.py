@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.titles import TitleIndex
 from .collaborative import CFVectors
-from .titles import TitleIndex
 
 logger = logging.getLogger(__name__)
 
