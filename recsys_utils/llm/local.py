@@ -22,20 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..loopback import free_loopback_port, wait_until_healthy
 from .model import ModelUnavailable
 
 LOOPBACK = "127.0.0.1"
 
 PLACEHOLDER_KEY = "local-llm-needs-no-key"  # the local endpoint checks no key; the client insists on one
 ENV_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_MODEL")
-
-
-def free_loopback_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
 
 
 def is_loopback_url(url: str | None) -> bool:
@@ -85,26 +78,13 @@ class LocalLLM:
         env = os.environ | {"PYTHONWARNINGS": "ignore", "TOKENIZERS_PARALLELISM": "false"}
         self._process = subprocess.Popen(command, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL,
                                          env=env, cwd=Path(__file__).resolve().parents[2])
-        deadline = time.monotonic() + self.start_timeout_s
-        while True:
-            code = self._process.poll()
-            if code is not None:
-                reason = self._log_tail()
-                self._cleanup()
-                if code == 3:
-                    raise ModelUnavailable(reason.partition("ModelUnavailable: ")[2].strip() or reason)
-                raise RuntimeError(f"the local LLM server exited with code {code} at start-up:\n{reason}")
-            try:
-                reply = httpx.get(f"http://{LOOPBACK}:{self.port}/health", timeout=2)
-                if reply.status_code == 200:
-                    self.info = reply.json()
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(f"the local LLM did not come up within {self.start_timeout_s:.0f} s")
-            time.sleep(0.2)
+        try:
+            wait_until_healthy(f"http://{LOOPBACK}:{self.port}", self._exited, timeout=self.start_timeout_s,
+                               name="the local LLM")
+        except TimeoutError:
+            self.stop()
+            raise
+        self.info = httpx.get(f"http://{LOOPBACK}:{self.port}/health", timeout=2).json()
         self.start_seconds = time.perf_counter() - start
         if self.export_env and not os.environ.get("OPENAI_API_KEY"):
             self._saved_env = {name: os.environ.get(name) for name in ENV_VARIABLES}
@@ -128,6 +108,17 @@ class LocalLLM:
                 self._process.kill()
                 self._process.wait(timeout=10)
         self._cleanup()
+
+    def _exited(self) -> str | None:
+        """While the server starts: None, or why it cannot come up (code 3: the model is unavailable)."""
+        code = self._process.poll()
+        if code is None:
+            return None
+        reason = self._log_tail()
+        self._cleanup()
+        if code == 3:
+            raise ModelUnavailable(reason.partition("ModelUnavailable: ")[2].strip() or reason)
+        return f"the local LLM server exited with code {code} at start-up:\n{reason}"
 
     def _cleanup(self) -> None:
         self._process = None

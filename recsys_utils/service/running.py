@@ -3,10 +3,12 @@ free port and wait until a server process answers ``/health``."""
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from dataclasses import dataclass
+
+from ..loopback import free_loopback_port, wait_until_healthy
+
+__all__ = ["RunningService", "free_loopback_port", "process_stopped", "serve_in_thread", "wait_until_healthy"]
 
 
 @dataclass
@@ -23,34 +25,6 @@ class RunningService:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
-
-
-def free_loopback_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_healthy(base_url: str, stopped=lambda: None, timeout: float = 60.0) -> None:
-    """Block until ``GET /health`` answers 200.
-
-    ``stopped()`` says why the server can no longer come up (a string) or returns None while it
-    may; it is asked between attempts. Raises ``RuntimeError`` with that reason, or
-    ``TimeoutError`` when nothing answered within ``timeout`` seconds.
-    """
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        reason = stopped()
-        if reason:
-            raise RuntimeError(reason)
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise TimeoutError(f"the service did not answer {base_url}/health within {timeout:.0f} s")
 
 
 def process_stopped(process):
