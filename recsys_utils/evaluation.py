@@ -339,8 +339,8 @@ def _finite_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bootstrap_mean_ci(values, confidence: float = 0.95, n_resamples: int = 2000,
-                      seed: int = DEFAULT_SEED) -> tuple[float, float, float]:
-    """Mean over users and its bootstrap confidence interval (BCa, ``scipy.stats.bootstrap``).
+                      seed: int = DEFAULT_SEED, method: str = "BCa") -> tuple[float, float, float]:
+    """Mean over users and its bootstrap confidence interval (BCa by default, ``scipy.stats.bootstrap``).
 
     Users are resampled with replacement; NaN users (no relevant item) are left out first.
     Returns ``(mean, low, high)``.
@@ -352,7 +352,7 @@ def bootstrap_mean_ci(values, confidence: float = 0.95, n_resamples: int = 2000,
     if np.ptp(values) == 0:  # every user identical: the interval is that value (BCa would divide by 0)
         return float(values[0]), float(values[0]), float(values[0])
     result = stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
-                             method="BCa", vectorized=True, rng=np.random.default_rng(seed))
+                             method=method, vectorized=True, rng=np.random.default_rng(seed))
     return float(values.mean()), float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 

@@ -135,18 +135,17 @@ def rate_with_ci(successes: int, n: int, confidence: float = 0.95) -> dict:
 
 
 def mean_with_ci(values, seed: int, confidence: float = 0.95) -> dict:
-    """A mean with a percentile bootstrap interval over the explanations (scipy)."""
-    from scipy.stats import bootstrap
+    """A mean with a percentile bootstrap interval over the explanations (``evaluation.bootstrap_mean_ci``)."""
+    from ..evaluation import bootstrap_mean_ci
 
     values = np.asarray(list(values), dtype=float)
     if len(values) == 0:
         return {"mean": None, "ci": None, "n": 0}
-    if len(values) < 2 or np.ptp(values) == 0:
+    if len(values) < 2:
         return {"mean": float(values.mean()), "ci": [float(values.mean())] * 2, "n": len(values)}
-    result = bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=2000, method="percentile",
-                       rng=np.random.default_rng(seed))
-    return {"mean": float(values.mean()), "ci": [float(result.confidence_interval.low),
-                                                 float(result.confidence_interval.high)], "n": len(values)}
+    mean, low, high = bootstrap_mean_ci(values, confidence=confidence, n_resamples=2000, seed=seed,
+                                        method="percentile")
+    return {"mean": mean, "ci": [low, high], "n": len(values)}
 
 
 def llm_figures(explanations: list[Explanation], seconds: list[float], seed: int) -> dict:
