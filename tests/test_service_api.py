@@ -12,6 +12,7 @@ from recsys_utils.service import ServiceSettings, create_app
 from recsys_utils.service.feedback_store import FeedbackStore
 from recsys_utils.service.learning import LearnerConfig, PolicyLearner, logged_examples
 from recsys_utils.service.schemas import RecommendResponse
+from tests.service_clients import send_simulated_feedback
 
 
 def make_client(db, **learner):
@@ -250,13 +251,7 @@ def test_background_fine_tuning_runs_after_enough_events(tmp_path):
     settings = ServiceSettings(source="synthetic", feedback_db=tmp_path / "bg.sqlite3",
                                learner=LearnerConfig(enabled=True, every_events=60, interval_s=60, min_examples=20))
     with TestClient(create_app(settings)) as c:
-        rng = np.random.default_rng(1)
-        for user in range(1, 31):
-            items = c.post("/recommend", json={"user_id": user, "k": 4, "explain": False}).json()["items"]
-            for movie in items:
-                c.post("/feedback", json={"user_id": user, "movie_id": movie["movie_id"], "event": "impression"})
-                if rng.random() < movie["similarity"] ** 4:
-                    c.post("/feedback", json={"user_id": user, "movie_id": movie["movie_id"], "event": "click"})
+        send_simulated_feedback(c, range(1, 31), sharpness=4, seed=1)
         learner = service(c).learner
         assert learner.wait_idle(timeout=20)
         assert learner.history, "the learner never ran although every_events was exceeded"

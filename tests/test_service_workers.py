@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from recsys_utils.service import ServiceSettings, create_app
 from recsys_utils.service.learning import LearnerConfig
 from recsys_utils.service.running import free_loopback_port, process_stopped, wait_until_healthy
+from tests.service_clients import send_simulated_feedback
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,13 +34,7 @@ def test_a_second_worker_sees_feedback_and_the_published_policy(tmp_path):
     a = TestClient(create_app(ServiceSettings(source="synthetic", feedback_db=db, learner=config)))
     b = TestClient(create_app(ServiceSettings(source="synthetic", feedback_db=db, learner=config)))
     with a, b:
-        rng = np.random.default_rng(0)
-        for user in range(1, 26):
-            items = a.post("/recommend", json={"user_id": user, "k": 4, "explain": False}).json()["items"]
-            for movie in items:
-                a.post("/feedback", json={"user_id": user, "movie_id": movie["movie_id"], "event": "impression"})
-                if rng.random() < movie["similarity"] ** 2:
-                    a.post("/feedback", json={"user_id": user, "movie_id": movie["movie_id"], "event": "click"})
+        send_simulated_feedback(a, range(1, 26), sharpness=2, seed=0)
         # Worker b never saw these requests, yet serves the same state.
         seen_by_a = a.post("/recommend", json={"user_id": 3, "k": 5, "explain": False}).json()
         seen_by_b = b.post("/recommend", json={"user_id": 3, "k": 5, "explain": False}).json()
