@@ -237,9 +237,12 @@ def ensure_text_index(
     budget: str | Budget = "full",
     text: str = "plain",
     store=None,
+    tuned=None,
     **kw,
 ):
     """The vector index of one kind of text vector, built only when missing or out of date.
+
+    ``tuned``: the ``TasteText`` the caller already holds (loading it again costs seconds).
 
     ``kind="base"``: MiniLM vectors of lesson 01's texts in the index "movies" (``ensure_movie_index``);
     ``kind="tuned"``: ``embeddings.ensure_taste_text`` vectors in their own index "movies-taste"
@@ -255,6 +258,7 @@ def ensure_text_index(
         from .splits import load_splits
 
         splits = load_splits(data, seed=seed)
-    tuned = ensure_taste_text(data, splits, seed=seed, budget=budget, text=text)
+    if tuned is None:
+        tuned = ensure_taste_text(data, splits, seed=seed, budget=budget, text=text)
     store = store or open_store_rebuilding(backend, name=TUNED_INDEX, dimension=tuned.dimension)
     return index_movies(data, backend=backend, store=store, embedder=tuned, texts=tuned.texts, **kw).store

@@ -235,7 +235,7 @@ def _text_source(data, splits, seed: int, backend: str, budget: str):
 
     movie_ids = np.sort(data.movies[ITEM_COL].to_numpy(np.int64))
     tuned = ensure_taste_text(data, splits, seed=seed, budget=budget)
-    store = ensure_text_index(data, splits, kind="tuned", seed=seed, backend=backend, budget=budget)
+    store = ensure_text_index(data, splits, kind="tuned", seed=seed, backend=backend, budget=budget, tuned=tuned)
     vectors = np.asarray(tuned.vectors_for(movie_ids), dtype=np.float32)
     return store, vectors, tuned.encode, f"tuned:{tuned.fingerprint}"
 
