@@ -44,22 +44,22 @@ class SearchFilter:
 
 
 class StoreSearch:
-    """Ask the vector store (Pinecone or embedded) with its filter language, over-fetching by
-    the number of excluded movies and dropping them afterwards."""
+    """Ask the vector store (Pinecone or embedded) with its filter language; the excluded movies
+    are left out by ``candidates.unseen_top`` (bounded windows, then ``$nin``), the course's one
+    seen-movie exclusion, so ``top_k`` stays within Pinecone's 10,000 for any user."""
 
     def __init__(self, store, catalog):
         self.store, self.catalog = store, catalog
 
     def search(self, vector: np.ndarray, excluded: np.ndarray, flt: SearchFilter | None, n: int):
-        fetch = min(len(self.catalog), n + len(excluded))
+        from ..candidates.generator import unseen_top
+
         query_filter = flt.as_store_filter() if flt is not None else None
-        ids, scores = self.store.query_many(vector[None, :], fetch, filter=query_filter)
-        ids, scores = ids[0], scores[0]
-        present = ids != ""
-        rows = self.catalog.rows(ids[present])
-        scores = scores[present]
-        keep = (rows >= 0) & ~np.isin(rows, excluded)
-        return rows[keep][:n], scores[keep][:n].astype(np.float32)
+        excluded_ids = self.catalog.movie_ids[np.asarray(excluded, dtype=np.int64)]
+        ((ids, scores),) = unseen_top(self.store, vector[None, :], [excluded_ids], n, query_filter)
+        rows = self.catalog.rows(ids)
+        keep = rows >= 0
+        return rows[keep], scores[keep].astype(np.float32)
 
 
 class InPlaceSearch:
