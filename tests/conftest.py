@@ -14,6 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "build" / "test-data"
 
+# Whether this session starts with empty caches, as CI's fresh clone always does: the recorded
+# smoke run times are cold-cache times, so only a cold session can be compared with them.
+CACHES_WERE_COLD = not TEST_DATA.exists()
 os.environ["RECSYS_DATA_DIR"] = str(TEST_DATA)
 # Tests that need a key set one that points at a loopback stand-in; nothing reaches a real
 # service from the test suite, whatever the developer's shell holds.
@@ -28,6 +31,12 @@ os.environ.setdefault("RECSYS_REPORT_SITE", "0")
 @pytest.fixture(scope="session")
 def smoke_reports_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("smoke-reports")
+
+
+@pytest.fixture(scope="session")
+def caches_were_cold() -> bool:
+    """True when this session started with an empty build/test-data (a fresh clone, as in CI)."""
+    return CACHES_WERE_COLD
 
 
 @pytest.fixture(scope="session")

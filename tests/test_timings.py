@@ -41,7 +41,10 @@ def test_every_lesson_has_recorded_times_and_no_typed_ones():
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("stem", LESSONS)
-def test_fresh_smoke_run_matches_recorded_time(stem, lesson_results, lesson_seconds):
+def test_fresh_smoke_run_matches_recorded_time(stem, lesson_results, lesson_seconds, caches_were_cold):
+    if not caches_were_cold:  # a second `make test` reuses embeddings and model weights: not comparable
+        pytest.skip("build/test-data held caches at the start of this session; the recorded smoke times are "
+                    "a fresh clone's (cold caches), as CI measures them")
     lesson_results(stem)
     recorded = timings.recorded_seconds(stem, "smoke")
     assert recorded, f"{stem}: no recorded smoke time"
