@@ -48,7 +48,8 @@ test: $(STAMP)
 	$(PY) -m ruff check recsys_utils tests benchmarks notebooks
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The whole smoke course on synthetic ml-1m and on the real ml-latest-small (../shared/datasets/).
+# Only the whole smoke course on synthetic ml-1m and on the real ml-latest-small (../shared/datasets/);
+# make test runs them too.
 test-datasets: $(STAMP)
 	$(PY) -m pytest -m datasets $(PYTEST_ARGS)
 

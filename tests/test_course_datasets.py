@@ -17,7 +17,8 @@ from tests.grouplens_fixtures import (
 )
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
-# A whole smoke course on another dataset costs minutes on 2 cores; `make test-datasets` runs these two.
+# A whole smoke course on another dataset costs 2-3 minutes on 2 cores (146 s ml-1m, 183 s ml-latest-small,
+# measured 2026-12-02); `make test` runs both, `make test-datasets` only these.
 whole_course = pytest.mark.datasets
 SHARED_SMALL = shared_dataset("ml-latest-small")
 
@@ -40,7 +41,7 @@ def test_whole_smoke_course_on_a_synthetic_ml1m_without_todays_titles(tmp_path, 
     reports = tmp_path / "reports"
     runs = run_course("smoke", reports=reports, build_report=True, log=_quiet, dataset="ml-1m", source=source,
                       data_dir=tmp_path / "data")
-    assert [r.notebook for r in runs][0] == "01_data_preparation" and len(runs) >= 6
+    assert [r.notebook[:2] for r in runs] == ["00", "01", "02", "03", "04", "05", "06"]
     lesson01 = json.loads((reports / "results" / "01_data_preparation.json").read_text())
     assert lesson01["metrics"]["coverage"] == {"n_movies": 1_260, "n_rated_movies": 1_200, "n_unrated_movies": 60,
                                                "n_dangling_ratings": 5}
