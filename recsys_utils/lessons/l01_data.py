@@ -98,12 +98,14 @@ def long_tail_share(ratings: pd.DataFrame, top_fraction: float = 0.1, n_resample
     items, item_index = np.unique(ratings[ITEM_COL].to_numpy(), return_inverse=True)
     counts = sparse.csr_matrix((np.ones(len(ratings)), (item_index, user_index)), shape=(len(items), len(users)))
 
+    # The top set's size is fixed by the catalogue (10% of its rated movies), not recounted per
+    # resample: a resample that drops the only raters of rare movies would otherwise shrink the top
+    # set and pull every resampled share below the point estimate (0.429 [0.408, 0.429] on ml-100k).
+    top = max(1, int(np.ceil(top_fraction * len(items))))
+
     def share(item_counts: np.ndarray) -> np.ndarray:
         ordered = -np.sort(-item_counts, axis=0)
-        rated = (item_counts > 0).sum(axis=0)
-        top = np.maximum(1, np.ceil(top_fraction * rated)).astype(int)
-        cumulative = np.cumsum(ordered, axis=0)
-        return cumulative[top - 1, np.arange(ordered.shape[1])] / cumulative[-1]
+        return ordered[:top].sum(axis=0) / ordered.sum(axis=0)
 
     point = float(share(np.asarray(counts.sum(axis=1)))[0])
     rng = np.random.default_rng(seed)
