@@ -23,7 +23,8 @@ def load_artifacts(settings: ServiceSettings):
         return synthetic_artifacts(seed=settings.seed)
     if settings.source == "course":
         return load_course_artifacts(settings.dataset, settings.backend, settings.explainer,
-                                     settings.require_policy, settings.policy_path, settings.seed)
+                                     settings.require_policy, settings.policy_path, settings.seed,
+                                     settings.generator_budget)
     raise ValueError(f"RECSYS_SERVICE_SOURCE={settings.source!r}; use 'course' or 'synthetic'")
 
 

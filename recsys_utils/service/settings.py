@@ -8,6 +8,7 @@
 | ``RECSYS_STORE_TIMEOUT_S`` | ``store_timeout_s`` | ``0.5``: a store slower than this answers 503 + Retry-After |
 | ``RECSYS_DATASET`` | ``dataset`` | ``ml-100k`` |
 | ``RECSYS_VECTOR_BACKEND`` | ``backend`` | ``auto`` |
+| ``RECSYS_GENERATOR_BUDGET`` | ``generator_budget`` | ``full``: which of lesson 03's candidate generators to serve (``smoke`` after a smoke run) |
 | ``RECSYS_EXPLAINER`` | ``explainer`` | ``auto`` |
 | ``RECSYS_SERVICE_REQUIRE_POLICY`` | ``require_policy`` | ``1`` |
 | ``RECSYS_POLICY_PATH`` | ``policy_path`` | lesson 04's folder |
@@ -43,6 +44,7 @@ class ServiceSettings:
     store_timeout_s: float = 0.5
     dataset: str = "ml-100k"
     backend: str = "auto"
+    generator_budget: str = "full"
     explainer: str = "auto"
     require_policy: bool = True
     policy_path: str | None = None
@@ -64,6 +66,7 @@ class ServiceSettings:
             store_timeout_s=float(env.get("RECSYS_STORE_TIMEOUT_S", "0.5")),
             dataset=env.get("RECSYS_DATASET", "ml-100k"),
             backend=env.get("RECSYS_VECTOR_BACKEND", "auto"),
+            generator_budget=env.get("RECSYS_GENERATOR_BUDGET", "full"),
             explainer=env.get("RECSYS_EXPLAINER", "auto"),
             require_policy=_env_bool(env, "RECSYS_SERVICE_REQUIRE_POLICY", True),
             policy_path=env.get("RECSYS_POLICY_PATH") or None,
