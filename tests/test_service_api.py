@@ -492,3 +492,25 @@ def test_a_cold_start_visitor_profile_moves_with_their_feedback(tmp_path):
         assert_error(c.post("/feedback", json={"visitor_id": 501, "user_id": 1, "movie_id": 1, "event": "click"}),
                      422, "exactly one")
         assert_error(c.post("/recommend", json={"profile": {"liked_movie_ids": [10**6]}}), 404, "liked_movie_ids")
+
+
+def test_the_start_up_table_serves_fresh_users_exactly_as_the_online_path(tmp_path):
+    """Known users without feedback are served from the pools computed at start-up; the online
+    path (generator + policy asked per request) gives the very same answer, and feedback leaves
+    the table at once."""
+    with make_client(tmp_path / "fb.sqlite3") as c:
+        rec = service(c).recommender
+        assert len(rec._fresh) == len(service(c).artifacts.users.user_ids)
+        users = [int(u) for u in service(c).artifacts.users.user_ids[::5]]
+        tabled = {u: c.post("/recommend", json={"user_id": u, "k": 10, "explain": False}).json() for u in users}
+        table, rec._fresh = rec._fresh, {}
+        for u in users:
+            online = c.post("/recommend", json={"user_id": u, "k": 10, "explain": False}).json()
+            assert online == tabled[u]
+        rec._fresh = table
+        c.post("/feedback", json={"user_id": users[0], "movie_id": tabled[users[0]]["items"][0]["movie_id"],
+                                  "event": "like"})
+        user = rec.known_user(users[0])
+        assert user["version"] == 1
+        after = c.post("/recommend", json={"user_id": users[0], "k": 10, "explain": False}).json()
+        assert after["items"] != tabled[users[0]]["items"]
