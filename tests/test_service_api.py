@@ -380,6 +380,7 @@ def test_missing_artefacts_name_their_lesson(tmp_path, monkeypatch):
     from recsys_utils.paths import raw_dir
     from recsys_utils.service.artifacts import (
         MissingArtifact,
+        _load_generator,
         _load_policy,
         load_course_artifacts,
         synthetic_artifacts,
@@ -404,6 +405,9 @@ def test_missing_artefacts_name_their_lesson(tmp_path, monkeypatch):
     store_json.write_text(store_json.read_text()[:-20])
     with pytest.raises(MissingArtifact, match=r"damaged.*lesson 02"):
         load_course_artifacts()
+    # No candidate generator for this dataset, seed and budget: named, never fitted at start-up.
+    with pytest.raises(MissingArtifact, match=r"candidate generator.*lesson 03.*BUDGET='smoke'"):
+        _load_generator(load_movielens(), 42, "local", "smoke")
     catalog = synthetic_artifacts(seed=0).catalog
     with pytest.raises(MissingArtifact, match="lesson 04"):
         _load_policy(catalog, required=True, path=tmp_path / "no-policies")
