@@ -156,8 +156,10 @@ def run_arms(artifacts, users, rating_model, rounds: int, slate: int, fine_tune_
         # the middle of a round at a moment that depends on thread timing. For a repeatable
         # lesson the loop wakes the same background learner at round ends instead.
         config = LearnerConfig(every_events=10**9, interval_s=3600.0, **flags)
+        # No start-up table: it would precompute every known user for each arm, while the loop meets only a
+        # few of them; the online path gives the same lists (tests/test_service_api.py checks it).
         settings = ServiceSettings(artifacts=artifacts, feedback_db=work_dir / f"{name.replace(' ', '_')}.sqlite3",
-                                   learner=config, seed=seed)
+                                   learner=config, seed=seed, precompute_users=0)
         running = serve_in_thread(create_app(settings))
         try:
             loop = ClosedLoop(users, rating_model, artifacts.catalog.genre_names, seed=seed, slate=slate,
