@@ -361,6 +361,9 @@ def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_polic
         policy.manifest.setdefault("serving", {})["policy_weight"] = 0.0
         unguarded = artifacts.policy.score(ctx)
         np.testing.assert_array_equal(np.asarray(ctx.rows)[np.argsort(-unguarded, kind="stable")], ctx.rows)
+        # ... end to end: the served list is then the candidate generator's own list.
+        body = c.post("/recommend", json={"user_id": 4, "k": 8, "explain": False}).json()
+        assert [m["movie_id"] for m in body["items"]] == artifacts.generator.for_user(4, 8).movie_ids.tolist()
 
 
 def test_policy_for_another_catalogue_is_refused(saved_policy):
