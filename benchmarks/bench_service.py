@@ -4,12 +4,17 @@
     .venv/bin/python benchmarks/bench_service.py --synthetic      # no artefacts needed
     .venv/bin/python benchmarks/bench_service.py --clients 1,8,32 --seconds 8 --workers 1,2
     .venv/bin/python benchmarks/bench_service.py --allow-no-policy  # before lesson 04 has run (says so)
+    RECSYS_GENERATOR_BUDGET=smoke .venv/bin/python benchmarks/bench_service.py   # after a smoke run of lesson 03
 
 The service runs as in production: ``uvicorn recsys_utils.service:app --workers W`` in its own
 process(es) on 127.0.0.1, offline explainer, fine-tuning off (it would compete for the cores
 and make runs incomparable). The load generator is this process: N asyncio clients, each
 sending its next request as soon as the previous answer arrived (closed loop, so mean latency
-= clients / throughput), for random known users with k=10 and explanations on.
+= clients / throughput), for random known users with k=10 and explanations on. These users have
+sent no feedback, so the service answers them from its start-up table (``pipeline.Recommender.
+precompute_fresh``); ``--online`` empties that table (``RECSYS_PRECOMPUTE_USERS=0``) and measures
+the per-request path a user takes once their feedback changed their state (generator query,
+``state_for``, the policy's forward pass, explanations).
 
 Printed in one run, per worker count: a cold pass (every user once at 32 clients), then req/s,
 p50 and p99 at each client count; per-request server CPU (p50 of the ``Server-Timing`` header
@@ -50,6 +55,7 @@ TARGET_CLIENTS = 32
 TARGET_CPU_MS = 1.2
 TARGET_SCALING = 1.6
 TARGET_COLD_RATIO = 2.0
+ONLINE = False  # --online: no start-up table, every request takes the online path
 EXPLAIN = True  # --no-explain: measure the pipeline without the explanations (memoised per worker)
 
 
@@ -82,6 +88,8 @@ def start_server(port: int, synthetic: bool, db: Path, allow_no_policy: bool = F
     )
     if allow_no_policy:
         env["RECSYS_SERVICE_REQUIRE_POLICY"] = "0"
+    if ONLINE:
+        env["RECSYS_PRECOMPUTE_USERS"] = "0"
     env.pop("OPENAI_API_KEY", None)
     if synthetic:
         env["RECSYS_SERVICE_SOURCE"] = "synthetic"
@@ -107,10 +115,23 @@ def start_server(port: int, synthetic: bool, db: Path, allow_no_policy: bool = F
     )
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}", process_stopped(process), timeout=180)
+        all_workers_ready(port, workers, timeout=180)
     except (RuntimeError, TimeoutError) as failure:
         process.kill()
         sys.exit(str(failure))
     return process
+
+
+def all_workers_ready(port: int, workers: int, timeout: float) -> None:
+    """Wait until every worker answers /health (each builds its start-up table): a cold pass that
+    began while one worker was still starting would time that worker's start-up, not a cold request."""
+    seen, deadline = set(), time.monotonic() + timeout
+    while len(seen) < workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(seen)} of {workers} workers answered /health within {timeout:.0f} s")
+        with httpx.Client() as fresh:  # a new connection each time, so the kernel may pick another worker
+            seen.add(fresh.get(f"http://127.0.0.1:{port}/health").json()["worker_pid"])
+        time.sleep(0.05)
 
 
 class RawClient:
@@ -245,9 +266,11 @@ def main() -> None:
                         help="serve without lesson 04's policy (re-ranking off; the figures then omit its cost)")
     parser.add_argument("--no-explain", action="store_true",
                         help="ask for no explanations (each worker memoises them, so a cold worker pays for them)")
+    parser.add_argument("--online", action="store_true",
+                        help="no start-up table: every request takes the path of a user whose feedback changed them")
     args = parser.parse_args()
-    global EXPLAIN
-    EXPLAIN = not args.no_explain
+    global EXPLAIN, ONLINE
+    EXPLAIN, ONLINE = not args.no_explain, args.online
     if not Path("/proc/self/stat").exists():
         sys.exit("bench_service.py reads server CPU from /proc: run it on Linux")
     user_ids = list(range(1, 61)) if args.synthetic else None

@@ -1,5 +1,5 @@
-"""A tiny simulated audience for service tests: each user is shown k movies and clicks each with
-probability similarity ** sharpness (a higher sharpness clicks only the closest matches)."""
+"""A tiny simulated audience for service tests: each user is shown k movies and clicks the one in
+slot i (0 = first) with probability exp(-i / sharpness) (a lower sharpness clicks only the top)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ def send_simulated_feedback(client, users, sharpness: float, seed: int, k: int =
     rng = np.random.default_rng(seed)
     for user in users:
         items = client.post("/recommend", json={"user_id": user, "k": k, "explain": False}).json()["items"]
-        for movie in items:
+        for slot, movie in enumerate(items):
             client.post("/feedback", json={"user_id": user, "movie_id": movie["movie_id"], "event": "impression"})
-            if rng.random() < movie["similarity"] ** sharpness:
+            if rng.random() < np.exp(-slot / sharpness):
                 client.post("/feedback", json={"user_id": user, "movie_id": movie["movie_id"], "event": "click"})

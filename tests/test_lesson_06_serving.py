@@ -79,8 +79,30 @@ def test_cold_start_visitors_are_compared_with_a_frozen_profile(results):
     for item in headlines:
         low, high = item["ci"]
         assert low <= item["value"] <= high
-        verdict = "more" if low > 0 else "less" if high < 0 else "cannot be told apart"
+        if item["unit"] == "nDCG@10":
+            verdict = "better than" if low > 0 else "worse than" if high < 0 else "not significantly different"
+        else:
+            verdict = "more" if low > 0 else "less" if high < 0 else "cannot be told apart"
+            if low <= 0 <= high:  # no effect shown: the sentence says how wide the interval was, claims none
+                assert "claims none" in item["text"], item
         assert verdict in item["text"], item
+
+
+def test_served_lists_are_at_least_as_good_as_the_generators_on_held_out_likes(results):
+    """Issue 12 item 6: re-ranking never spoils retrieval. Without a policy (or with the guard's
+    weight 0) the served lists are the generator's, exactly; with the RL policy on, the served
+    nDCG@10 on held-out likes of test users is not significantly below the generator's order."""
+    m = results["metrics"]
+    q = m["heldout_quality"]
+    d = q["difference"]
+    assert q["n_users"] >= 20 and q["k"] == 10
+    assert d["ci_low"] <= d["mean_diff"] <= d["ci_high"]
+    assert d["mean_diff"] == pytest.approx(q["served"]["mean"] - q["generator"]["mean"], abs=1e-9)
+    policy_weight = ((m.get("policy_info") or {}).get("policy_weight"))
+    if m["reranking"] == "off" or policy_weight == 0.0:
+        assert q["identical_lists"] == q["n_users"] and d["mean_diff"] == 0.0
+    else:
+        assert d["ci_high"] >= 0.0, f"the served lists are significantly worse than the generator's: {d}"
 
 
 def test_arms_are_compared_user_by_user_with_intervals(results):

@@ -20,6 +20,15 @@ def make_client(db, **learner):
     return TestClient(create_app(settings))
 
 
+def generator_order_client(db, **learner):
+    """No base policy and the initial head: the served order is the candidate generator's."""
+    from recsys_utils.service.artifacts import synthetic_artifacts
+
+    settings = ServiceSettings(artifacts=synthetic_artifacts(seed=0, with_policy=False), feedback_db=db,
+                               learner=LearnerConfig(enabled=False, **learner))
+    return TestClient(create_app(settings))
+
+
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     with make_client(tmp_path_factory.mktemp("api") / "feedback.sqlite3") as c:
@@ -173,15 +182,23 @@ def test_bad_query_parameters(client):
 # -- learning ----------------------------------------------------------------------------------
 
 
+def _cf_closeness(svc, body, movie_id):
+    """Mean ALS-space cosine of the served movies to ``movie_id`` (the generator's CF vectors)."""
+    gen = svc.artifacts.generator
+    cf = gen.item_vectors("cf")
+    unit = cf / np.maximum(np.linalg.norm(cf, axis=1, keepdims=True), 1e-9)
+    rows = np.searchsorted(gen.movie_ids, [m["movie_id"] for m in body["items"]])
+    return float(np.mean(unit[rows] @ unit[np.searchsorted(gen.movie_ids, movie_id)]))
+
+
 def test_feedback_updates_the_next_recommendation_at_once(tmp_path):
-    with make_client(tmp_path / "fb.sqlite3") as c:
-        catalog = service(c).artifacts.catalog
+    with generator_order_client(tmp_path / "fb.sqlite3") as c:
+        svc = service(c)
         before = c.post("/recommend", json={"user_id": 7, "k": 10, "explain": False}).json()
-        # An unseen movie well outside the user's current top 10 (the 60th nearest).
-        user = service(c).recommender.known_user(7)
-        sims = catalog.vectors @ user["vector"]
-        sims[user["excluded"]] = -np.inf
-        target = int(catalog.movie_ids[int(np.argsort(-sims)[59])])
+        # Served as the generator's own list before any feedback ...
+        gen_list = svc.artifacts.generator.for_user(7, 200)
+        # ... and an unseen movie well outside the user's current top 10 (the generator's 60th).
+        target = int(gen_list.movie_ids[59])
         # No impression: it would put the movie's genres in the "recently shown" window, which the
         # policy rightly penalises (boredom) and which would blur what this test measures.
         for event in ("click", "like", "like", "like", "like", "like"):
@@ -189,13 +206,30 @@ def test_feedback_updates_the_next_recommendation_at_once(tmp_path):
             assert reply.status_code == 200 and reply.json()["stored"] is True
         after = c.post("/recommend", json={"user_id": 7, "k": 10, "explain": False}).json()
         assert after["user"]["profile_version"] == before["user"]["profile_version"] + 6
-        vec = catalog.vectors[catalog.row(target)]
+        # The liked movie joined the liked set: the next list is the generator's fold-in of the training
+        # history plus it (text weight as fitted), the consumed movie left out, and it differs.
+        gen = svc.artifacts.generator
+        history = gen.movie_ids[np.searchsorted(gen.movie_ids, svc.artifacts.catalog.movie_ids[
+            svc.artifacts.users.rated[svc.artifacts.users.row(7)]])]
+        want = gen.for_profile(np.union1d(history, [target]), k=50, exclude=[target],
+                               text_weight=gen.text_weight).movie_ids[:10].tolist()
+        served = [m["movie_id"] for m in after["items"]]
+        assert served == want and served != [m["movie_id"] for m in before["items"]]
+        assert target not in served, "a consumed movie came back"
+        # The policy's state is built from the same updated history.
+        ctx = svc.recommender.retrieve(svc.recommender.known_user(7), None)
+        assert target in ctx.history_ids.tolist()
 
-        def closeness(body):
-            return np.mean([catalog.vectors[catalog.row(m["movie_id"])] @ vec for m in body["items"]])
 
-        assert closeness(after) > closeness(before) + 0.05
-        assert target not in [m["movie_id"] for m in after["items"]], "a consumed movie came back"
+def test_a_frozen_service_keeps_the_generator_query_but_never_repeats_a_consumed_movie(tmp_path):
+    with generator_order_client(tmp_path / "fb.sqlite3", update_embeddings=False) as c:
+        before = c.post("/recommend", json={"user_id": 7, "k": 10, "explain": False}).json()
+        first = before["items"][0]["movie_id"]
+        for event in ("click", "like"):
+            c.post("/feedback", json={"user_id": 7, "movie_id": first, "event": event})
+        after = c.post("/recommend", json={"user_id": 7, "k": 10, "explain": False}).json()
+        want = [int(m) for m in service(c).artifacts.generator.for_user(7, 50).movie_ids if m != first]
+        assert [m["movie_id"] for m in after["items"]] == want[:10]
 
 
 def test_state_is_rebuilt_from_the_log_after_restart(tmp_path):
@@ -255,8 +289,9 @@ def test_background_fine_tuning_runs_after_enough_events(tmp_path):
         learner = service(c).learner
         assert learner.wait_idle(timeout=20)
         assert learner.history, "the learner never ran although every_events was exceeded"
-        attempt = learner.history[-1]
-        assert attempt["examples"] >= 100
+        attempt = learner.history[0]
+        # It started once every_events (60) events were logged: impressions among them are its examples.
+        assert attempt["examples"] >= 20 and attempt["at_event"] >= 60
         version = c.get("/health").json()["policy_version"]
         assert version == learner.version
         assert version.endswith(f"+ft{learner.head.version}")
@@ -309,16 +344,15 @@ def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_polic
         policy = artifacts.policy.policy
         state = artifacts.policy.state(ctx)
         assert list(state.recent_movie_ids) == [10] and state.step == ctx.step
-        order = np.argsort(-np.asarray(ctx.similarity), kind="stable")  # the generator's order
-        ids = artifacts.catalog.movie_ids[np.asarray(ctx.rows)[order]]
-        raw = policy.score(state, ids, np.asarray(ctx.similarity)[order])[0]
+        ids = ctx.movie_ids  # the generator's order, best first
+        raw = policy.score(state, ids)[0]
         # With the guard's weight at 1 (what validation chose for this policy), the service ranks
         # exactly as the policy does ...
         assert policy.info["policy_weight"] == 1.0
         served_order = np.asarray(ctx.rows)[np.argsort(-scores, kind="stable")]
-        np.testing.assert_array_equal(served_order, np.asarray(ctx.rows)[order][np.argsort(-raw, kind="stable")])
+        np.testing.assert_array_equal(served_order, np.asarray(ctx.rows)[np.argsort(-raw, kind="stable")])
         # ... and on its first slate, the policy's scores are the ones lesson 04's environment would see.
-        obs, _ = policy.observation(state, ids[:5], np.asarray(ctx.similarity)[order][:5])
+        obs, _ = policy.observation(state, ids[:5])
         np.testing.assert_allclose(raw[:5], policy.network_scores(obs[None])[0], rtol=1e-5, atol=1e-6)
         # With the initial head, the served order is the policy's order.
         served = [m["movie_id"] for m in body["items"]]
@@ -326,8 +360,10 @@ def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_polic
         # With a weight of 0 (validation found the policy spoils retrieval), the generator's order is served.
         policy.manifest.setdefault("serving", {})["policy_weight"] = 0.0
         unguarded = artifacts.policy.score(ctx)
-        np.testing.assert_array_equal(np.asarray(ctx.rows)[np.argsort(-unguarded, kind="stable")],
-                                      np.asarray(ctx.rows)[order])
+        np.testing.assert_array_equal(np.asarray(ctx.rows)[np.argsort(-unguarded, kind="stable")], ctx.rows)
+        # ... end to end: the served list is then the candidate generator's own list.
+        body = c.post("/recommend", json={"user_id": 4, "k": 8, "explain": False}).json()
+        assert [m["movie_id"] for m in body["items"]] == artifacts.generator.for_user(4, 8).movie_ids.tolist()
 
 
 def test_policy_for_another_catalogue_is_refused(saved_policy):
@@ -347,6 +383,7 @@ def test_missing_artefacts_name_their_lesson(tmp_path, monkeypatch):
     from recsys_utils.paths import raw_dir
     from recsys_utils.service.artifacts import (
         MissingArtifact,
+        _load_generator,
         _load_policy,
         load_course_artifacts,
         synthetic_artifacts,
@@ -371,6 +408,9 @@ def test_missing_artefacts_name_their_lesson(tmp_path, monkeypatch):
     store_json.write_text(store_json.read_text()[:-20])
     with pytest.raises(MissingArtifact, match=r"damaged.*lesson 02"):
         load_course_artifacts()
+    # No candidate generator for this dataset, seed and budget: named, never fitted at start-up.
+    with pytest.raises(MissingArtifact, match=r"candidate generator.*lesson 03.*BUDGET='smoke'"):
+        _load_generator(load_movielens(), 42, "local", "smoke")
     catalog = synthetic_artifacts(seed=0).catalog
     with pytest.raises(MissingArtifact, match="lesson 04"):
         _load_policy(catalog, required=True, path=tmp_path / "no-policies")
@@ -395,24 +435,32 @@ def test_degraded_mode_is_reported_not_silent(tmp_path):
 
 @pytest.mark.parametrize("flt", [
     None,
-    {"genres": ("Horror",)},
-    {"genres": ("Comedy", "Drama"), "year_min": 1960, "year_max": 1985},
-    {"year_max": 1970, "exclude_movie_ids": (3, 5, 8)},
+    {"genres": ["Horror"]},
+    {"genres": ["Comedy", "Drama"], "year_min": 1960, "year_max": 1985},
+    {"year_max": 1970, "exclude_movie_ids": [3, 5, 8]},
 ])
-def test_in_place_search_equals_the_vector_store(flt):
+def test_without_reranking_the_served_list_is_the_generators(tmp_path, flt):
+    """Policy weight 0 (here: no policy at all, the initial head): the service serves exactly the
+    candidate generator's list, filters included, for known users and cold-start profiles."""
     from recsys_utils.service.artifacts import synthetic_artifacts
-    from recsys_utils.service.candidate_source import InPlaceSearch, SearchFilter, StoreSearch
+    from recsys_utils.service.candidate_source import SearchFilter
 
-    artifacts = synthetic_artifacts(seed=3)
-    search_filter = None if flt is None else SearchFilter(**flt)
-    fast, reference = InPlaceSearch(artifacts.catalog), StoreSearch(artifacts.store, artifacts.catalog)
-    users = artifacts.users
-    for row in range(0, len(users.user_ids), 7):
-        excluded = users.rated[row]
-        got_rows, got_scores = fast.search(users.vectors[row], excluded, search_filter, 25)
-        want_rows, want_scores = reference.search(users.vectors[row], excluded, search_filter, 25)
-        assert got_rows.tolist() == want_rows.tolist()
-        np.testing.assert_allclose(got_scores, want_scores, atol=1e-5)
+    artifacts = synthetic_artifacts(seed=3, with_policy=False)
+    gen = artifacts.generator
+    store_filter = None if flt is None else SearchFilter(**{k: tuple(v) if isinstance(v, list) else v for k, v in flt.items()}).as_store_filter()
+    settings = ServiceSettings(artifacts=artifacts, feedback_db=tmp_path / "fb.sqlite3",
+                               learner=LearnerConfig(enabled=False))
+    with TestClient(create_app(settings)) as c:
+        for user in artifacts.users.user_ids[::9]:
+            body = c.post("/recommend", json={"user_id": int(user), "k": 12, "explain": False,
+                                              **({"filters": flt} if flt else {})}).json()
+            want = gen.for_user(int(user), 12, store_filter).movie_ids.tolist()
+            assert [m["movie_id"] for m in body["items"]] == want
+        profile = {"liked_movie_ids": [12, 40]}
+        body = c.post("/recommend", json={"profile": profile, "k": 12, "explain": False,
+                                          **({"filters": flt} if flt else {})}).json()
+        want = gen.for_profile([12, 40], k=50, filters=store_filter).movie_ids[:12].tolist()
+        assert [m["movie_id"] for m in body["items"]] == want
 
 
 @pytest.mark.parametrize("content, words", [
@@ -426,28 +474,50 @@ def test_unparseable_json_names_the_real_cause(client, content, words):
 
 
 def test_a_cold_start_visitor_profile_moves_with_their_feedback(tmp_path):
-    with make_client(tmp_path / "fb.sqlite3") as c:
-        catalog = service(c).artifacts.catalog
+    with generator_order_client(tmp_path / "fb.sqlite3") as c:
+        svc = service(c)
         profile = {"liked_movie_ids": [12], "visitor_id": 501}
         before = c.post("/recommend", json={"profile": profile, "k": 10, "explain": False}).json()
         assert before["user"] == {"kind": "cold_start", "user_id": None, "visitor_id": 501, "profile_version": 0}
-        vec12 = catalog.vectors[catalog.row(12)]
-        far = int(catalog.movie_ids[int(np.argsort(catalog.vectors @ vec12)[0])])  # least like movie 12
+        # A movie far from movie 12 in the CF space, outside the first list.
+        gen = svc.artifacts.generator
+        cf = gen.item_vectors("cf")
+        far = int(gen.movie_ids[int(np.argsort(cf @ cf[np.searchsorted(gen.movie_ids, 12)])[0])])
         for event in ("click", "like", "like"):
             ack = c.post("/feedback", json={"visitor_id": 501, "movie_id": far, "event": event}).json()
         assert ack["profile_version"] == 3
         after = c.post("/recommend", json={"profile": profile, "k": 10, "explain": False}).json()
         assert after["user"]["profile_version"] == 3
-        target = catalog.vectors[catalog.row(far)]
-
-        def closeness(body):
-            return np.mean([catalog.vectors[catalog.row(m["movie_id"])] @ target for m in body["items"]])
-
-        assert closeness(after) > closeness(before) + 0.05
+        assert _cf_closeness(svc, after, far) > _cf_closeness(svc, before, far) + 0.05
         assert far not in [m["movie_id"] for m in after["items"]]
+        # The list is the generator's fold-in of the updated liked set, the consumed movie left out.
+        want = gen.for_profile([12, far], k=50, exclude=[far]).movie_ids[:10].tolist()
+        assert [m["movie_id"] for m in after["items"]] == want
         # Another visitor with the same profile is untouched; known users are unaffected.
         other = c.post("/recommend", json={"profile": {**profile, "visitor_id": 502}, "k": 10, "explain": False}).json()
         assert [m["movie_id"] for m in other["items"]] == [m["movie_id"] for m in before["items"]]
         assert_error(c.post("/feedback", json={"visitor_id": 501, "user_id": 1, "movie_id": 1, "event": "click"}),
                      422, "exactly one")
         assert_error(c.post("/recommend", json={"profile": {"liked_movie_ids": [10**6]}}), 404, "liked_movie_ids")
+
+
+def test_the_start_up_table_serves_fresh_users_exactly_as_the_online_path(tmp_path):
+    """Known users without feedback are served from the pools computed at start-up; the online
+    path (generator + policy asked per request) gives the very same answer, and feedback leaves
+    the table at once."""
+    with make_client(tmp_path / "fb.sqlite3") as c:
+        rec = service(c).recommender
+        assert len(rec._fresh) == len(service(c).artifacts.users.user_ids)
+        users = [int(u) for u in service(c).artifacts.users.user_ids[::5]]
+        tabled = {u: c.post("/recommend", json={"user_id": u, "k": 10, "explain": False}).json() for u in users}
+        table, rec._fresh = rec._fresh, {}
+        for u in users:
+            online = c.post("/recommend", json={"user_id": u, "k": 10, "explain": False}).json()
+            assert online == tabled[u]
+        rec._fresh = table
+        c.post("/feedback", json={"user_id": users[0], "movie_id": tabled[users[0]]["items"][0]["movie_id"],
+                                  "event": "like"})
+        user = rec.known_user(users[0])
+        assert user["version"] == 1
+        after = c.post("/recommend", json={"user_id": users[0], "k": 10, "explain": False}).json()
+        assert after["items"] != tabled[users[0]]["items"]

@@ -85,3 +85,27 @@ def test_uvicorn_with_two_workers_shares_user_state(tmp_path):
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_the_inherited_listener_gets_tcp_nodelay_so_keep_alive_answers_do_not_wait_for_delayed_acks():
+    """uvicorn --workers N hands each worker a bound socket without IPPROTO_TCP, so asyncio leaves
+    Nagle on (uvicorn #3149) and every keep-alive answer waited ~40 ms. The lifespan hook sets
+    TCP_NODELAY on that socket (accepted connections inherit it on Linux); connections are left alone."""
+    import socket
+
+    from recsys_utils.service.running import nodelay_on_inherited_listeners
+
+    bound = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # proto 0, as uvicorn's bind_socket makes it
+    bound.bind(("127.0.0.1", 0))
+    with bound:
+        assert bound.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        assert nodelay_on_inherited_listeners() >= 1
+        assert bound.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        bound.listen()
+        with socket.create_connection(bound.getsockname()) as client:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+            accepted, _ = bound.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+                nodelay_on_inherited_listeners()
+                assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0  # a connection: untouched

@@ -21,6 +21,7 @@ from .errors import install_error_handlers
 from .middleware import BodyLimitMiddleware, CpuTimingMiddleware
 from .openapi_examples import install_catalogue_examples
 from .routes import ROUTERS
+from .running import nodelay_on_inherited_listeners
 from .runtime import Service
 from .settings import ServiceSettings
 
@@ -30,6 +31,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        nodelay_on_inherited_listeners()  # uvicorn --workers N leaves Nagle on (see running.py)
         app.state.service = await run_in_threadpool(Service, settings)
         try:
             yield

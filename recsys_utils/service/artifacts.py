@@ -3,16 +3,17 @@
 =====================  ==============================================  ======================
 artefact               where                                           made by
 =====================  ==============================================  ======================
-MovieLens ratings      ``data/raw/<dataset>/``                         lesson 01
+MovieLens ratings      ``data/raw/<dataset>/``, splits                 lesson 01
 movie index            vector store ``movies`` (vectors + metadata)    lesson 02
+candidate generator    ``data/artifacts/candidates/`` + its indexes    lesson 03
 RL policy              ``data/artifacts/policies/`` (JSON manifest)    lesson 04
 explainer              offline (no artefact) or OpenAI (key in env)    lesson 05
 =====================  ==============================================  ======================
 
 A missing artefact raises :class:`errors.MissingArtifact` naming the lesson that makes it, at
-start-up, instead of a 500 on the first request. User embeddings are recomputed here from the
-ratings and the index's vectors (``embeddings.user_embeddings``, well under a second on
-ml-100k), so they always agree with the index that is served.
+start-up, instead of a 500 on the first request. Known users are the generator's: their
+history is the splits' training ratings (what the generator was fitted on), so the held-out
+ratings stay held out and lesson 06 can measure the served lists on them.
 
 ``synthetic_artifacts`` builds the same structures from ``rl.synthetic`` in memory: the API
 tests, the crash test and the fuzz run use it so they need no download and start in ~1 s.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 LESSONS = {
     "data": "lesson 01 (notebooks/01_data_preparation.ipynb)",
     "index": "lesson 02 (notebooks/02_embeddings_and_upsert.ipynb)",
+    "generator": "lesson 03 (notebooks/03_retrieval_evaluation.ipynb)",
     "policy": POLICY_LESSON,
 }
 # How many of a user's best-rated movies are kept to ground explanations.
@@ -64,9 +65,8 @@ class UserHistory:
     """What the service knows about each known user before any feedback."""
 
     user_ids: np.ndarray  # (n,) int64 sorted
-    vectors: np.ndarray  # (n, d) float32 unit profile embeddings
-    weights: np.ndarray  # (n,) float64: total rating weight behind each profile (online-update count)
-    rated: list[np.ndarray]  # per user: catalogue rows already rated (never recommended again)
+    rated: list[np.ndarray]  # per user: catalogue rows already rated (never recommended again), sorted
+    rated_stars: list[np.ndarray]  # per user: the stars of ``rated``, aligned
     liked: list[list[tuple[int, float]]]  # per user: (row, stars) best first, for explanations
     _row: dict[int, int] = field(default_factory=dict, repr=False)
 
@@ -81,11 +81,10 @@ class UserHistory:
 class ServiceArtifacts:
     catalog: ServedCatalog
     users: UserHistory
-    store: object  # recsys_utils.vectorstore.VectorStore
+    generator: object  # recsys_utils.candidates.CandidateGenerator: where every candidate comes from
     policy: object | None  # a pipeline.BasePolicy, or None when re-ranking is unavailable
     policy_problem: str | None  # why there is no RL policy (reported by /health)
     explainer: object
-    encode_text: Callable[[list[str]], np.ndarray] | None  # cold-start free text -> vectors
     source: str
     dataset: str = "ml-100k"
 
@@ -129,25 +128,23 @@ def build_catalog(movies: pd.DataFrame, vectors: np.ndarray, metadata: list[dict
 
 
 def build_user_history(ratings: pd.DataFrame, catalog: ServedCatalog) -> UserHistory:
-    from ..embeddings import user_embeddings
-
-    frame = pd.DataFrame({ITEM_COL: catalog.movie_ids})
-    user_ids, vectors = user_embeddings(ratings, frame, catalog.vectors)
     ratings = ratings.sort_values([USER_COL, RATING_COL, TIMESTAMP_COL], ascending=[True, False, False])
     rows = catalog.rows(ratings[ITEM_COL].to_numpy())
     stars = ratings[RATING_COL].to_numpy(dtype=np.float64)
     users = ratings[USER_COL].to_numpy()
     bounds = np.flatnonzero(np.diff(users)) + 1
     starts, stops = np.r_[0, bounds], np.r_[bounds, len(users)]
-    rated, liked, weights = [], [], []
+    rated, rated_stars, liked = [], [], []
     for start, stop in zip(starts, stops, strict=True):
         r, s = rows[start:stop], stars[start:stop]
-        rated.append(np.sort(r[r >= 0]))
+        known = r >= 0
+        order = np.argsort(r[known], kind="stable")
+        rated.append(r[known][order])
+        rated_stars.append(s[known][order])
         good = s >= LIKE_THRESHOLD
         chosen = np.flatnonzero(good) if good.any() else np.arange(len(s))
         liked.append([(int(r[i]), float(s[i])) for i in chosen[:LIKED_PER_USER] if r[i] >= 0])
-        weights.append(float(s[good].sum()) if good.any() else float(s.sum()))
-    return UserHistory(user_ids.astype(np.int64), vectors, np.asarray(weights), rated, liked)
+    return UserHistory(users[starts].astype(np.int64), rated, rated_stars, liked)
 
 
 def _number(value) -> float | None:
@@ -165,7 +162,7 @@ def _number(value) -> float | None:
 
 def load_course_artifacts(dataset: str = "ml-100k", backend: str = "auto", explainer: str = "auto",
                           require_policy: bool = True, policy_path: str | None = None,
-                          seed: int = 42) -> ServiceArtifacts:
+                          seed: int = 42, generator_budget: str = "full") -> ServiceArtifacts:
     """Everything the service serves, from the course's data folder; raises ``MissingArtifact``."""
     from ..data import load_movielens
     from ..explain import make_explainer
@@ -189,17 +186,18 @@ def load_course_artifacts(dataset: str = "ml-100k", backend: str = "auto", expla
         )
     vectors = np.stack([records[i].vector for i in ids])
     catalog = build_catalog(movies, vectors, [records[i].metadata for i in ids], data.ratings)
-    users = build_user_history(data.ratings, catalog)
+    splits, generator = _load_generator(data, seed, backend, generator_budget)
+    users = build_user_history(splits.train_ratings, catalog)
     policy, problem = _load_policy(catalog, require_policy, policy_path)
     return ServiceArtifacts(
         catalog=catalog,
         users=users,
-        store=store,
+        generator=generator,
         policy=policy,
         policy_problem=problem,
         explainer=make_explainer(explainer, seed=seed),
-        encode_text=_minilm_encoder(),
-        source=f"course data ({data.source}), {store.backend} vector store",
+        source=(f"course data ({data.source}), candidate generator ({generator_budget} budget, "
+                f"text weight {generator.text_weight:g}), {store.backend} vector store"),
         dataset=dataset,
     )
 
@@ -250,14 +248,29 @@ def _load_policy(catalog: ServedCatalog, required: bool, path):
     return None, reason
 
 
-def _minilm_encoder() -> Callable[[list[str]], np.ndarray]:
-    """Free-text encoder for cold start, loaded now (start-up) and warmed with one sentence, so
-    the first free-text request does not pay MiniLM's ~2 s load."""
-    from ..embeddings import Embedder
+def _load_generator(data, seed: int, backend: str, budget: str):
+    """The course's candidate generator as lessons 03-05 left it (``candidates.ensure_candidate_generator``
+    loads its cache and indexes). Never fitted here: a service must not spend minutes training at
+    start-up, so a missing cache names the lesson that builds it. Its text encoder (for wishes) is
+    loaded and warmed now, so the first free-text request does not pay for it."""
+    from ..candidates import ensure_candidate_generator
+    from ..candidates.build import candidates_dir
+    from ..splits import load_splits
 
-    embedder = Embedder(show_progress_bar=False)
-    embedder.encode(["warm-up"])
-    return embedder.encode
+    folder = candidates_dir() / f"{data.name}-seed{seed}-{budget}"
+    if not (folder / "manifest.json").is_file():
+        raise MissingArtifact(
+            f"no candidate generator in {folder} ({budget} budget, seed {seed}); run {LESSONS['generator']} "
+            f"with BUDGET={budget!r} (or call candidates.ensure_candidate_generator), or set "
+            "RECSYS_GENERATOR_BUDGET to the budget the lessons ran with"
+        )
+    splits = load_splits(data, seed=seed)
+    generator = ensure_candidate_generator(data, splits, seed=seed, backend=backend, budget=budget)
+    if generator.report.get("cache") != "loaded":
+        logger.warning("the candidate generator's cache was stale and has been rebuilt at start-up")
+    if generator.encode is not None:
+        generator.encode(["warm-up"])
+    return splits, generator
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,9 +279,11 @@ def _minilm_encoder() -> Callable[[list[str]], np.ndarray]:
 
 
 def synthetic_artifacts(seed: int = 0, n_users: int = 60, n_movies: int = 200, with_policy: bool = True) -> ServiceArtifacts:
-    """A small in-memory catalogue, users and index built with ``rl.synthetic``.
+    """A small in-memory catalogue, users and candidate generator built with ``rl.synthetic``.
 
-    Its text encoder maps genre words in the text to the mean vector of that genre's movies
+    The generator is the course's own (``candidates.build_generator``): ALS factors fitted on the
+    synthetic ratings in an in-memory ``dotproduct`` index, the synthetic movie vectors as its
+    text index, a text weight of 0.3 (lesson 03 chooses it on validation data). Its text encoder maps genre words in the text to the mean vector of that genre's movies
     (MiniLM's 384-d space does not match the synthetic 32-d vectors). ``with_policy`` adds
     :class:`recsys_utils.testing.LinearPolicy`, a fixed linear scorer over the policy features, so the
     re-ranking step runs; it is a test double, reported as such by /health.
@@ -278,12 +293,10 @@ def synthetic_artifacts(seed: int = 0, n_users: int = 60, n_movies: int = 200, w
     from ..movie_index import movie_metadata
     from ..rl.synthetic import synthetic_movielens
     from ..testing import LinearPolicy
-    from ..vectorstore import open_store
 
     movies, ratings, vectors = synthetic_movielens(n_users=n_users, n_movies=n_movies, seed=seed)
-    store = open_store("local", name="movies", dimension=vectors.shape[1], in_memory=True)
+    movies = movies.sort_values(ITEM_COL).reset_index(drop=True)
     metadata = movie_metadata(movies, ratings)
-    store.upsert(zip([str(int(m)) for m in movies[ITEM_COL]], vectors, metadata, strict=True))
     catalog = build_catalog(movies, vectors, metadata, ratings)
     users = build_user_history(ratings, catalog)
     centroids = {genre_words.genre_key(g): catalog.vectors[catalog.genres[:, j] > 0].mean(axis=0)
@@ -302,11 +315,33 @@ def synthetic_artifacts(seed: int = 0, n_users: int = 60, n_movies: int = 200, w
     return ServiceArtifacts(
         catalog=catalog,
         users=users,
-        store=store,
+        generator=synthetic_generator(movies, ratings, catalog.vectors, encode, seed),
         policy=LinearPolicy.default(catalog) if with_policy else None,
         policy_problem=None if with_policy else "synthetic world built without a policy",
         explainer=OfflineExplainer(seed=seed),
-        encode_text=encode,
         source=f"synthetic world (seed {seed}, {n_users} users, {n_movies} movies)",
         dataset="synthetic",
     )
+
+
+def synthetic_generator(movies: pd.DataFrame, ratings: pd.DataFrame, text_vectors: np.ndarray, encode, seed: int,
+                        factors: int = 16, text_weight: float = 0.3):
+    """The course's candidate generator over a small synthetic world (in-memory indexes)."""
+    import scipy.sparse as sp
+
+    from ..candidates import build_generator, fit_cf_vectors, index_records
+    from ..vectorstore import open_store
+
+    movie_ids = movies[ITEM_COL].to_numpy(np.int64)
+    users = np.unique(ratings[USER_COL].to_numpy(np.int64))
+    matrix = sp.csr_matrix((np.ones(len(ratings), np.float32),
+                            (np.searchsorted(users, ratings[USER_COL].to_numpy(np.int64)),
+                             np.searchsorted(movie_ids, ratings[ITEM_COL].to_numpy(np.int64)))),
+                           shape=(users.size, movie_ids.size))
+    cf = fit_cf_vectors(matrix, users, factors=factors, regularization=1.0, iterations=10, seed=seed)
+    cf_store = open_store("local", name="movies-cf", dimension=cf.dimension, metric="dotproduct", in_memory=True)
+    cf_store.upsert(index_records(movies, cf.item_factors, cf.known_items))
+    text_store = open_store("local", name="movies", dimension=text_vectors.shape[1], in_memory=True)
+    text_store.upsert(index_records(movies, text_vectors))
+    return build_generator(movies, ratings, np.asarray(text_vectors, np.float32), cf, cf_store, text_store,
+                           text_weight=text_weight, cold_text_weight=text_weight, encode=encode)

@@ -1,9 +1,17 @@
-"""Where the pipeline's candidates come from: one function, ``candidate_source``.
+"""Where the pipeline's candidates come from: the course's one candidate generator.
 
-Today the service asks the movie index directly (``InPlaceSearch`` over the index's own vectors
-for the embedded store, ``StoreSearch`` through the store's filter language otherwise). When
-the retrieval lesson's ``recsys_utils.candidates`` generator lands, ``candidate_source`` is the
-one line that switches to it.
+``GeneratorSource`` asks ``recsys_utils.candidates.CandidateGenerator`` (built by lessons
+03-05, loaded at start-up) and nothing else:
+
+- a known user without positive feedback: ``for_user`` (the generator's fused CF + text query,
+  training ratings excluded), so the served list *is* the generator's list;
+- a known user whose clicks and likes added movies to their liked set, and every cold-start
+  profile: ``for_profile`` on the updated liked set (the ALS fold-in of history + new
+  positives in the CF space, plus the text neighbours and the wish). That fold-in is the
+  service's online update: a frozen service keeps the liked set as it was;
+- the request's filters (genres, years, excluded ids) go to the store in Pinecone's filter
+  language, and movies the user already consumed are left out by the generator's own
+  bounded exclusion (``unseen_top``: windows, then ``$nin``).
 """
 
 from __future__ import annotations
@@ -12,16 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def candidate_source(store, catalog):
-    """The search strategy for ``store``: exact in-memory search for the embedded store (same
-    results, see ``tests/test_service_api.py``), the store's own query otherwise."""
-    return InPlaceSearch(catalog) if getattr(store, "backend", "") == "local" else StoreSearch(store, catalog)
+from ..candidates import MAX_NIN, exclusion_filter
+from ..vectorstore.errors import VectorStoreError
+from .errors import BadRequest
 
 
 @dataclass(frozen=True)
 class SearchFilter:
-    """The request's filters; each search strategy translates them (Pinecone syntax or a mask)."""
+    """The request's filters, translated to the store's filter language."""
 
     genres: tuple[str, ...] = ()  # canonical genre names; a movie matches when it has ANY of them
     year_min: int | None = None
@@ -43,64 +49,52 @@ class SearchFilter:
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
-class StoreSearch:
-    """Ask the vector store (Pinecone or embedded) with its filter language; the excluded movies
-    are left out by ``candidates.unseen_top`` (bounded windows, then ``$nin``), the course's one
-    seen-movie exclusion, so ``top_k`` stays within Pinecone's 10,000 for any user."""
+@dataclass(frozen=True)
+class Query:
+    """What the generator is asked for one request (built by ``pipeline.Recommender``)."""
 
-    def __init__(self, store, catalog):
-        self.store, self.catalog = store, catalog
+    user_id: int | None  # a known user (the generator's own query when ``liked`` is None)
+    liked: tuple[int, ...] | None  # movie ids of the (updated) liked set; None = the generator's user query
+    wish: str | None = None
+    consumed: tuple[int, ...] = ()  # movie ids consumed through feedback (never shown again)
 
-    def search(self, vector: np.ndarray, excluded: np.ndarray, flt: SearchFilter | None, n: int):
-        from ..candidates.generator import unseen_top
 
-        query_filter = flt.as_store_filter() if flt is not None else None
-        excluded_ids = self.catalog.movie_ids[np.asarray(excluded, dtype=np.int64)]
-        ((ids, scores),) = unseen_top(self.store, vector[None, :], [excluded_ids], n, query_filter)
+class GeneratorSource:
+    """``search(query, filter, n) -> (catalogue rows, scores)``, best first, from the generator."""
+
+    def __init__(self, generator, catalog):
+        self.generator = generator
+        self.catalog = catalog
+        self.text_weight = float(generator.text_weight)
+
+    def search(self, query: Query, flt: SearchFilter | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+        gen = self.generator
+        filters = flt.as_store_filter() if flt is not None else None
+        if query.liked is None:
+            # The generator already leaves out the training ratings; the movies consumed since go in a
+            # $nin filter (a session's worth, far below MAX_NIN; any beyond it are over-fetched and dropped).
+            consumed = np.asarray(query.consumed, dtype=np.int64)
+            found = gen.for_user(query.user_id, n + max(consumed.size - MAX_NIN, 0),
+                                 exclusion_filter(filters, consumed[-MAX_NIN:]))
+            ids, scores = found.movie_ids, found.scores
+            if consumed.size > MAX_NIN:
+                keep = ~np.isin(ids, consumed)
+                ids, scores = ids[keep][:n], scores[keep][:n]
+        else:
+            # Known users keep the generator's fitted text weight; a profile without a wish uses its
+            # cold-start weight, with a wish the generator's own rule (``for_profile``'s default).
+            weight = self.text_weight if query.user_id is not None else None
+            try:
+                found = gen.for_profile(liked_movie_ids=query.liked, wish=query.wish, k=n, exclude=query.consumed,
+                                        filters=filters, text_weight=weight)
+            except VectorStoreError as error:
+                if "all zeros" not in str(error):
+                    raise
+                # Only a wish the encoder maps to nothing can make an all-zero query (a profile of
+                # liked movies never does): say so instead of a 500.
+                raise BadRequest("the cold-start profile says nothing usable: the wish names nothing this "
+                                 "catalogue's text encoder knows; add liked_titles or liked_movie_ids") from None
+            ids, scores = found.movie_ids, found.scores
         rows = self.catalog.rows(ids)
         keep = rows >= 0
-        return rows[keep], scores[keep].astype(np.float32)
-
-
-class InPlaceSearch:
-    """Exact cosine search over the index's own vectors, held in memory since start-up.
-
-    Used for the embedded store only: that store *is* an exact NumPy search over these same
-    vectors, so the results are identical (``tests/test_service_api.py`` compares them), but a
-    heavy MovieLens user has rated ~700 movies, and over-fetching that many ids through
-    ``query_many`` cost ~1.6 ms per request (string ids, metadata columns) against ~0.1 ms here.
-    """
-
-    def __init__(self, catalog):
-        self.catalog = catalog
-        self.years = np.array([-1 if y is None else y for y in catalog.years], dtype=np.int64)
-        self.genre_col = {g: j for j, g in enumerate(catalog.genre_names)}
-
-    def mask(self, flt: SearchFilter) -> np.ndarray:
-        keep = np.ones(len(self.catalog), dtype=bool)
-        if flt.genres:
-            cols = [self.genre_col[g] for g in flt.genres]
-            keep &= self.catalog.genres[:, cols].any(axis=1)
-        # A movie without a year never passes a year bound (Pinecone: a missing field fails $gte).
-        if flt.year_min is not None:
-            keep &= (self.years >= 0) & (self.years >= flt.year_min)
-        if flt.year_max is not None:
-            keep &= (self.years >= 0) & (self.years <= flt.year_max)
-        if flt.exclude_movie_ids:
-            rows = self.catalog.rows(flt.exclude_movie_ids)
-            keep[rows[rows >= 0]] = False
-        return keep
-
-    def search(self, vector: np.ndarray, excluded: np.ndarray, flt: SearchFilter | None, n: int):
-        norm = float(np.linalg.norm(vector))
-        scores = self.catalog.vectors @ (vector / max(norm, 1e-12))
-        allowed = np.ones(len(scores), dtype=bool) if flt is None else self.mask(flt)
-        allowed[excluded] = False
-        candidates = np.flatnonzero(allowed)
-        if len(candidates) > n:
-            part = np.argpartition(-scores[candidates], n - 1)[:n]
-            candidates = candidates[part]
-        # Best first; ties by catalogue row (= movie id order), like the store.
-        order = np.lexsort((candidates, -scores[candidates]))
-        rows = candidates[order]
-        return rows, scores[rows].astype(np.float32)
+        return rows[keep], np.asarray(scores, dtype=np.float32)[keep]

@@ -3,10 +3,11 @@ in the background.
 
 Two speeds, on purpose:
 
-* **Immediately** (inside ``POST /feedback``): the user's embedding moves towards a watched or
-  liked movie and away from a disliked or shown-and-ignored one (``embeddings.update_user_embedding``),
-  the movie joins the user's "already consumed" set and the session features (recent genres,
-  last feedback, counts) advance, so the very next ``/recommend`` reflects the event.
+* **Immediately** (inside ``POST /feedback``): a clicked or liked movie joins the user's liked
+  set (a dislike removes it), so the next ``/recommend`` asks the candidate generator with the
+  ALS fold-in of the updated set in the CF space and the policy's state (``state_for``) is
+  built from it; the movie joins the user's "already consumed" set and the session features
+  (recent genres, last feedback, counts) advance.
 * **In the background** (every ``every_events`` new events or ``interval_s`` seconds): the
   served policy's scoring head (a LinUCB contextual bandit) is refitted on the logged
   interactions, checked on the newest ones, published to the shared store and swapped in
@@ -15,7 +16,7 @@ Two speeds, on purpose:
 
 The served policy scores each candidate with ``w . x`` where ``x = [z(base), features, 1]``:
 ``z(base)`` is the RL policy's score standardised within the request's candidates and the
-features are the policy's candidate features (similarity, popularity, recent-genre overlap,
+features are the policy's candidate features (retrieval score, popularity, recent-genre overlap,
 genres). Version 0 has ``w = [1, 0, ..., 0]``: exactly the RL policy's order. Fine-tuning is
 ridge regression of the logged engagement on ``x`` pulled towards the deployed ``w``
 (``(X'X + lam I) w = X'y + lam w_deployed``), so each update moves the head from where it is
@@ -50,38 +51,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..embeddings import update_user_embedding
 from .feedback_store import FeedbackEvent, StateStore
 
 logger = logging.getLogger(__name__)
 
-# How much one event pulls the user's embedding (weights in units of "one rated movie"; a watch
-# pulls by its watch fraction). Every shown movie pushes the profile away a little; engagement
-# (watching, liking) pulls it back more. A click alone counts for nothing: its watch fraction
-# says how much it was worth. Chosen on a tuning run with other simulated users (seed 7) than the
-# lesson's (seed 42): with the earlier weights (impression -0.1, click 1, like 2) online updates
-# made cold-start visitors *less* engaged (-0.52 per user and round, 95% CI -1.02 to -0.09),
-# because clicks on the nearest neighbours pulled the profile ever closer to what had just been
-# shown; with these, +0.98 (CI +0.73 to +1.29) on the tuning users.
-EMBEDDING_WEIGHTS = {"impression": -0.3, "click": 0.0, "like": 1.0, "dislike": -1.0}
-# How many "rated movies" of weight one liked title of a cold-start profile is worth.
-PROFILE_WEIGHT_PER_LIKED = 2.0
+# The online update is the candidate generator's ALS fold-in of the user's liked set
+# (``candidate_source``): a like or a click adds the movie to it, with these stars for the policy's
+# state (``state_for``'s rating-weighted taste), a dislike takes it out again.
+POSITIVE_STARS = {"click": 4.0, "like": 5.0}
 # Engagement credited to the impression an event follows; matches the RL simulator's reward
 # (click + watch fraction + 0.5 like) plus a penalty for an explicit dislike.
 REWARD = {"click": 1.0, "like": 0.5, "dislike": -1.0}
 CONSUMED_EVENTS = ("click", "watch", "like", "dislike")
-# The history counts as at most this many units of weight in an online update. Without a cap a
-# user with 100 liked ratings would need dozens of likes before recommendations moved; with it
-# the profile keeps adapting (the effect of exponential forgetting, at O(d) per event).
-HISTORY_WEIGHT_CAP = 10.0
-
-
-def event_embedding_weight(event: str, watch_fraction: float | None) -> float:
-    if event == "watch":
-        return float(watch_fraction or 0.0)
-    return EMBEDDING_WEIGHTS[event]
-
-
 def event_reward(event: str, watch_fraction: float | None) -> float:
     if event == "watch":
         return float(watch_fraction or 0.0)
@@ -95,23 +76,24 @@ def event_reward(event: str, watch_fraction: float | None) -> float:
 
 @dataclass
 class SessionState:
-    vector: np.ndarray
-    weight: float
     window: deque  # catalogue rows of the last `window` impressions (oldest first)
     last_feedback: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.float32))
     counts: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.float32))  # misses, clicks, likes
     step: int = 0
     consumed: set = field(default_factory=set)
+    positives: dict = field(default_factory=dict)  # catalogue row -> stars: what feedback added to the liked set
     version: int = 0  # how many events changed this user so far
 
 
 class UserStates:
-    """Current embedding and session of every known user who sent feedback (thread-safe).
+    """Liked-set additions and session of every known user who sent feedback (thread-safe).
 
     The state is *derived from the shared feedback log*: ``sync()`` folds in every event after
     the last one applied, in id order. Every worker process does the same, so all workers agree
     on every user's state, and a restart rebuilds it by replaying the log. Users without
-    feedback read their history embedding straight from ``UserHistory``.
+    feedback are served from their history (``UserHistory``) alone. With ``update_embeddings``
+    off (the frozen service) feedback still advances the session and the consumed set, but
+    never the liked set the generator folds in.
     """
 
     def __init__(self, catalog, history, store=None, window: int = 5, max_steps: int = 20,
@@ -129,12 +111,7 @@ class UserStates:
     def _state(self, user_id: int) -> SessionState:
         state = self._states.get(user_id)
         if state is None:
-            row = self.history.row(user_id)
-            state = SessionState(
-                vector=self.history.vectors[row].copy(),
-                weight=float(self.history.weights[row]),
-                window=deque([-1] * self.window, maxlen=self.window),
-            )
+            state = SessionState(window=deque([-1] * self.window, maxlen=self.window))
             self._states[user_id] = state
         return state
 
@@ -150,15 +127,11 @@ class UserStates:
         self.sync()
         with self._lock:
             state = self._states.get(user_id)
-            row = self.history.row(user_id)
             if state is None:
-                return {"vector": self.history.vectors[row], "consumed": (), "window_rows": (),
+                return {"positives": {}, "consumed": (), "window_rows": (),
                         "last_feedback": np.zeros(3, np.float32), "counts": np.zeros(3, np.float32),
                         "step": 0, "version": 0}
-            return {"vector": state.vector, "consumed": tuple(state.consumed),
-                    "window_rows": tuple(r for r in state.window if r >= 0),
-                    "last_feedback": state.last_feedback.copy(), "counts": state.counts.copy(),
-                    "step": state.step, "version": state.version}
+            return _session_snapshot(state)
 
     def version_of(self, user_id: int) -> int:
         with self._lock:
@@ -174,13 +147,11 @@ class UserStates:
         return self._fold(self._state(user_id), movie_row, event, watch_fraction)
 
     def _fold(self, state: SessionState, movie_row: int, event: str, watch_fraction: float | None) -> int:
-        item = self.catalog.vectors[movie_row]
-        weight = event_embedding_weight(event, watch_fraction)
-        if weight and self.update_embeddings:
-            state.vector = update_user_embedding(state.vector, item, weight, min(state.weight, HISTORY_WEIGHT_CAP))
-            # The count grows by |weight|: a dislike is evidence too, and a shrinking count
-            # would make the profile ever more volatile.
-            state.weight += abs(weight)
+        if self.update_embeddings:
+            if event in POSITIVE_STARS:
+                state.positives[movie_row] = max(state.positives.get(movie_row, 0.0), POSITIVE_STARS[event])
+            elif event == "dislike":
+                state.positives.pop(movie_row, None)
         if event == "impression":
             state.window.append(movie_row)
             state.last_feedback[:] = 0.0
@@ -216,24 +187,26 @@ class UserStates:
             applied += 1
         return applied
 
-    def visitor_snapshot(self, visitor_key: int, vector: np.ndarray, weight: float, excluded) -> dict:
-        """A cold-start visitor's state: their profile vector (worth ``weight`` rated movies) with
-        every logged event of theirs folded in, in order. Nothing but the log is kept, so any
-        worker computes the same state, and a restart loses nothing."""
-        state = SessionState(vector=np.asarray(vector, np.float32), weight=float(weight),
-                             window=deque([-1] * self.window, maxlen=self.window))
+    def visitor_snapshot(self, visitor_key: int) -> dict:
+        """A cold-start visitor's session with every logged event of theirs folded in, in order.
+        Nothing but the log is kept, so any worker computes the same state, and a restart loses
+        nothing. The caller adds the profile itself (``positives`` are what feedback added)."""
+        state = SessionState(window=deque([-1] * self.window, maxlen=self.window))
         for event in (self.store.events(user_id=visitor_key) if self.store is not None else ()):
             row = self.catalog.row(event.movie_id)
             if row is not None:
                 self._fold(state, row, event.event, event.watch_fraction)
-        excluded = np.union1d(np.asarray(excluded, dtype=np.int64), np.asarray(sorted(state.consumed), dtype=np.int64))
-        return {"vector": state.vector, "excluded": excluded, "window_rows": tuple(r for r in state.window if r >= 0),
-                "last_feedback": state.last_feedback.copy(), "counts": state.counts.copy(), "step": state.step,
-                "version": state.version}
+        return _session_snapshot(state)
 
     def replay(self, events: list[FeedbackEvent]) -> int:
         with self._lock:
             return self._apply_events(events)
+
+
+def _session_snapshot(state: SessionState) -> dict:
+    return {"positives": dict(state.positives), "consumed": tuple(sorted(state.consumed)),
+            "window_rows": tuple(r for r in state.window if r >= 0), "last_feedback": state.last_feedback.copy(),
+            "counts": state.counts.copy(), "step": state.step, "version": state.version}
 
 
 # ---------------------------------------------------------------------------------------------

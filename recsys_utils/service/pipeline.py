@@ -1,13 +1,14 @@
 """The recommendation pipeline: retrieval -> RL policy re-ranking -> explanation.
 
-1. **Retrieval** asks the movie index (``vectorstore``) for the movies nearest to the user's
-   current embedding, with the request's filters in Pinecone's filter language, over-fetching
-   by the number of movies to exclude (already rated or consumed), and keeps ``pool_size``.
-2. **Re-ranking** computes each candidate's features exactly as the RL environment does
-   (similarity, popularity, overlap with the genres recently shown, genre flags), asks the
-   base policy for a score per candidate (the lesson-04 RL policy; a plain similarity order
-   when it is unavailable, reported by ``/health``), and combines it with the fine-tuned head
-   (``learning.ScoringHead``).
+1. **Retrieval** asks the course's candidate generator (``candidate_source.GeneratorSource``)
+   for ``pool_size`` unseen movies: the generator's own query for a known user, its
+   ``for_profile`` fold-in of the updated liked set once feedback added to it (the online
+   update), the request's filters in the store's filter language.
+2. **Re-ranking** computes each candidate's features (retrieval score, popularity, overlap with
+   the genres recently shown, genre flags), asks the base policy for a score per candidate (the
+   lesson-04 RL policy through ``rl.serving``, on a ``UserState`` from ``policy.state_for``; the
+   generator's order when it is unavailable, reported by ``/health``), and combines it with the
+   fine-tuned head (``learning.ScoringHead``).
 3. **Explanation** grounds each of the top ``k`` in the movie's facts and the user's liked
    movies (``explain``); offline explanations are deterministic, so they are memoised.
 """
@@ -25,8 +26,7 @@ from ..explain.facts import LikedMovie, UserContext, context_for_profile
 # The policy was trained on the RL environment's features; the service computes the
 # "recent-genre overlap" feature with the same function so the two cannot drift apart.
 from ..rl.simulator import genre_overlap
-from . import learning
-from .candidate_source import SearchFilter, candidate_source
+from .candidate_source import GeneratorSource, Query, SearchFilter
 from .errors import BadRequest, NotFound
 from .learning import design_matrix, standardise
 
@@ -35,9 +35,11 @@ from .learning import design_matrix, standardise
 class CandidateContext:
     """Everything a base policy may read about one request's candidates."""
 
-    taste: np.ndarray  # (d,) user embedding
-    rows: np.ndarray  # (n,) catalogue rows, by retrieval similarity, best first
-    similarity: np.ndarray  # (n,)
+    rows: np.ndarray  # (n,) catalogue rows in the generator's order, best first
+    similarity: np.ndarray  # (n,) the generator's scores
+    movie_ids: np.ndarray  # (n,) the candidates' movie ids
+    history_ids: np.ndarray  # movie ids the user rated or engaged with (the policy's state_for input)
+    history_ratings: np.ndarray  # their stars (feedback: a like counts 5, a click 4)
     features: np.ndarray  # (n, 3 + G): similarity, popularity, recent-genre overlap, genres
     window_genre_counts: np.ndarray  # (G,)
     window_rows: np.ndarray  # catalogue rows recently shown, oldest first
@@ -47,13 +49,13 @@ class CandidateContext:
 
 
 class SimilarityOrder:
-    """No RL policy: keep the retrieval order (used only in the reported degraded mode)."""
+    """No RL policy: keep the generator's order (used only in the reported degraded mode)."""
 
-    kind = "retrieval similarity (no RL policy)"
+    kind = "candidate generator order (no RL policy)"
     version = "similarity"
 
     def score(self, ctx: CandidateContext) -> np.ndarray:
-        return ctx.similarity.astype(np.float64)
+        return -np.arange(len(ctx.rows), dtype=np.float64)
 
 
 class ExplanationCache:
@@ -77,6 +79,17 @@ class ExplanationCache:
         return value
 
 
+def _with_positives(rows: np.ndarray, stars: np.ndarray, positives: dict) -> tuple[np.ndarray, np.ndarray]:
+    """History rows and stars with the feedback's positives (row -> stars) added or upgraded."""
+    if not positives:
+        return np.asarray(rows, dtype=np.int64), np.asarray(stars, dtype=np.float64)
+    merged = dict(zip((int(r) for r in rows), (float(s) for s in stars), strict=True))
+    for row, value in positives.items():
+        merged[row] = max(merged.get(row, 0.0), value)
+    keys = np.fromiter(merged, dtype=np.int64, count=len(merged))
+    return keys, np.fromiter(merged.values(), dtype=np.float64, count=len(merged))
+
+
 def visitor_key(visitor_id: int) -> int:
     """Cold-start visitors are logged under negative ids: they never collide with known users."""
     return -int(visitor_id)
@@ -94,13 +107,14 @@ class Recommender:
         self.window = window
         self.liked_in_context = liked_in_context
         self.explanations = ExplanationCache()
-        self.search = candidate_source(artifacts.store, self.catalog)
+        self.search = GeneratorSource(artifacts.generator, self.catalog)
         self._cacheable = getattr(artifacts.explainer, "name", "") == "offline"
         self._genre_col = {g.lower(): j for j, g in enumerate(self.catalog.genre_names)}
         # Remembered per user: the design row of each movie offered by the latest /recommend,
         # stored with an impression so the learner trains on what the policy actually saw.
         self._offered: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._offered_lock = threading.Lock()
+        self._fresh: dict[int, tuple] = {}
 
     @property
     def n_features(self) -> int:
@@ -114,13 +128,19 @@ class Recommender:
             raise NotFound(f"unknown user_id {user_id}: known users have ids {ids[0]}..{ids[-1]} "
                            f"({len(ids)} users); send a cold-start profile instead for a new user")
         snap = self.states.snapshot(user_id)
-        snap["excluded"] = np.union1d(self.users.rated[row], np.asarray(snap["consumed"], dtype=np.int64))
+        rated = self.users.rated[row]
+        snap["history_rows"], snap["history_stars"] = _with_positives(rated, self.users.rated_stars[row],
+                                                                      snap["positives"])
+        # No positive feedback yet: the generator's own query for this user; else the fold-in of
+        # the training history plus the new positives (the online update, see candidate_source).
+        liked = None if not snap["positives"] else tuple(int(m) for m in self.catalog.movie_ids[snap["history_rows"]])
+        snap["query"] = Query(user_id=int(user_id), liked=liked,
+                              consumed=tuple(int(m) for m in self.catalog.movie_ids[list(snap["consumed"])]))
         return snap
 
     def cold_start_user(self, liked_titles: list[str], genres: list[str], wish: str | None,
                         liked_movie_ids=(), visitor_id: int | None = None) -> dict:
-        parts, unknown_titles = [], []
-        liked_rows = []
+        unknown_titles, liked_rows = [], []
         for title in liked_titles:
             row = self.catalog.find_title(title)
             if row is None:
@@ -133,35 +153,33 @@ class Recommender:
         if unknown_ids:
             raise NotFound(f"unknown liked_movie_ids {unknown_ids[:5]}; find ids with GET /movies/search?q=...")
         liked_rows += [self.catalog.row(m) for m in liked_movie_ids]
-        self.check_genres(genres, "profile.genres")
-        if liked_rows:
-            parts.append(self.catalog.vectors[liked_rows].mean(axis=0))
-        texts = ([f"Genres: {', '.join(genres)}."] if genres else []) + ([wish] if wish and wish.strip() else [])
-        if texts:
-            encode = self.artifacts.encode_text
-            if encode is None:
-                raise BadRequest("free-text and genre profiles need the text encoder, which is not loaded")
-            for vector in encode(texts):
-                if np.linalg.norm(vector) > 0:
-                    parts.append(vector / np.linalg.norm(vector))
-        if not parts:
+        liked_rows = list(dict.fromkeys(liked_rows))
+        genres = self.check_genres(genres, "profile.genres")
+        # Genres are part of what the person asked for: the generator reads them with the wish.
+        texts = [t for t in ([wish.strip()] if wish and wish.strip() else []) + ([f"Genres: {', '.join(genres)}."]
+                                                                              if genres else [])]
+        query_wish = " ".join(texts) or None
+        if query_wish is not None and self.artifacts.generator.encode is None:
+            raise BadRequest("free-text and genre profiles need the text encoder, which is not loaded")
+        if not liked_rows and query_wish is None:
             raise BadRequest("the cold-start profile says nothing usable: give liked_titles, liked_movie_ids, genres "
-                             "or a wish (the wish named no genre this catalogue knows)")
-        vector = np.mean(parts, axis=0)
-        vector = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+                             "or a wish")
         wish_text = "; ".join(t for t in ([wish] if wish else []) + ([", ".join(genres)] if genres else [])) or None
-        excluded = np.asarray(sorted(set(liked_rows)), dtype=np.int64)
         if visitor_id is not None:
-            # Each liked movie counts as one rated movie; the visitor's clicks and likes move the
-            # profile from there (the online update of lesson 06, section 4).
-            prior = learning.PROFILE_WEIGHT_PER_LIKED * max(len(liked_rows), 1)
-            user = self.states.visitor_snapshot(visitor_key(visitor_id), vector, prior, excluded)
-            user["wish"] = wish_text
-            user["liked_rows"] = tuple(liked_rows)
-            return user
-        return {"vector": vector, "excluded": excluded,
-                "window_rows": (), "last_feedback": np.zeros(3, np.float32), "counts": np.zeros(3, np.float32),
-                "step": 0, "version": 0, "wish": wish_text, "liked_rows": tuple(liked_rows)}
+            # The visitor's clicks and likes join the liked set from there (the online update).
+            user = self.states.visitor_snapshot(visitor_key(visitor_id))
+        else:
+            user = {"positives": {}, "consumed": (), "window_rows": (), "last_feedback": np.zeros(3, np.float32),
+                    "counts": np.zeros(3, np.float32), "step": 0, "version": 0}
+        profile = np.asarray(liked_rows, dtype=np.int64)
+        user["history_rows"], user["history_stars"] = _with_positives(profile, np.full(profile.size, 5.0),
+                                                                      user["positives"])
+        liked = tuple(int(m) for m in self.catalog.movie_ids[user["history_rows"]])
+        user["query"] = Query(user_id=None, liked=liked, wish=query_wish,
+                              consumed=tuple(int(m) for m in self.catalog.movie_ids[list(user["consumed"])]))
+        user["wish"] = wish_text
+        user["liked_rows"] = tuple(liked_rows)
+        return user
 
     def check_genres(self, genres: list[str], where: str) -> list[str]:
         unknown = [g for g in genres if g.lower() not in self._genre_col]
@@ -170,26 +188,73 @@ class Recommender:
         return [self.catalog.genre_names[self._genre_col[g.lower()]] for g in genres]
 
     # -- the pipeline ----------------------------------------------------------------------
+    def ranked_pool(self, user: dict, flt: SearchFilter | None) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                         np.ndarray]:
+        """(rows, retrieval scores, base policy scores, design rows) of the user's candidate pool.
+
+        A known user who has sent no feedback asks without filters: the answer was computed at
+        start-up (``precompute_fresh``), the generator and the policy asked exactly as below."""
+        fresh = self._fresh.get(user.get("query").user_id) if flt is None and user.get("version") == 0 \
+            and user.get("query") is not None and user["query"].liked is None and not user["consumed"] else None
+        if fresh is not None:
+            return fresh
+        ctx = self.retrieve(user, flt)
+        if len(ctx.rows) == 0:
+            return ctx.rows, ctx.similarity, np.zeros(0), np.zeros((0, self.n_features + 2))
+        base = np.asarray(self.base.score(ctx), dtype=np.float64)
+        return ctx.rows, ctx.similarity, base, design_matrix(standardise(base), ctx.features)
+
+    def precompute_fresh(self, limit: int, explain_top: int = 10) -> int:
+        """The pools of up to ``limit`` known users as they stand before any feedback, computed at
+        start-up with the generator's batched ``for_users`` (one query per index for a batch of
+        users) and the policy: a production "candidate table". A user's first request then costs a
+        lookup, every worker's cold pass is as cheap as its steady state, and feedback (a new
+        state version) or a filter sends the request down the online path. The offline
+        explanations of each user's first ``explain_top`` picks are made now too (they cost
+        ~0.2 ms each, the largest part of a first request). Returns how many users."""
+        ids = self.users.user_ids[:max(int(limit), 0)]
+        table = {}
+        for start in range(0, len(ids), 256):
+            batch = [int(u) for u in ids[start:start + 256]]
+            for user_id, found in zip(batch, self.search.generator.for_users(batch, self.pool_size), strict=True):
+                user = self.known_user(user_id)
+                if user["version"] != 0 or user["consumed"]:
+                    continue  # the log already changed this user: served online
+                table[user_id] = pool = self._pool_from(user, found.movie_ids, found.scores)
+                if self._cacheable and explain_top and len(pool[0]):
+                    final = self.learner.head.score(pool[3])
+                    for i in np.lexsort((np.arange(len(final)), -final))[:explain_top]:
+                        self.explain(user_id, user, int(pool[0][i]))
+        self._fresh = table
+        return len(table)
+
+    def _pool_from(self, user: dict, movie_ids: np.ndarray, scores: np.ndarray):
+        rows = self.catalog.rows(movie_ids)
+        keep = rows >= 0
+        ctx = self.context(user, rows[keep], np.asarray(scores, dtype=np.float32)[keep])
+        if len(ctx.rows) == 0:
+            return ctx.rows, ctx.similarity, np.zeros(0), np.zeros((0, self.n_features + 2))
+        base = np.asarray(self.base.score(ctx), dtype=np.float64)
+        return ctx.rows, ctx.similarity, base, design_matrix(standardise(base), ctx.features)
+
     def recommend(self, user: dict, k: int, flt: SearchFilter | None, user_id: int | None, explain: bool = True,
                   offer_key: int | None = None) -> dict:
-        ctx = self.retrieve(user, flt)
         head = self.learner.head  # one read: the whole request uses one policy version
         version = f"{self.learner.base_version}+ft{head.version}"
-        if len(ctx.rows) == 0:
+        rows, similarity, base, design = self.ranked_pool(user, flt)
+        if len(rows) == 0:
             return {"items": [], "policy_version": version}
-        base = np.asarray(self.base.score(ctx), dtype=np.float64)
-        design = design_matrix(standardise(base), ctx.features)
         final = head.score(design)
         order = np.lexsort((np.arange(len(final)), -final))[:k]
         offer_key = user_id if offer_key is None else offer_key
         if offer_key is not None:
             # Kept as arrays (a dict of 50 tuples cost ~0.3 ms per request, a third of the pipeline).
             with self._offered_lock:
-                self._offered[offer_key] = (self.catalog.movie_ids[ctx.rows], design)
+                self._offered[offer_key] = (self.catalog.movie_ids[rows], design)
         items = []
         for i in order:
-            row = int(ctx.rows[i])
-            item = {"row": row, "score": float(final[i]), "similarity": float(ctx.similarity[i]),
+            row = int(rows[i])
+            item = {"row": row, "score": float(final[i]), "similarity": float(similarity[i]),
                     "base_score": float(base[i])}
             if explain:
                 item["explanation"] = self.explain(user_id, user, row)
@@ -197,16 +262,21 @@ class Recommender:
         return {"items": items, "policy_version": version}
 
     def retrieve(self, user: dict, flt: SearchFilter | None) -> CandidateContext:
-        excluded = np.asarray(user["excluded"], dtype=np.int64)
-        rows, scores = self.search.search(np.asarray(user["vector"], np.float32), excluded, flt, self.pool_size)
+        rows, scores = self.search.search(user["query"], flt, self.pool_size)
+        return self.context(user, rows, scores)
+
+    def context(self, user: dict, rows: np.ndarray, scores: np.ndarray) -> CandidateContext:
         genres = self.catalog.genres
         window_rows = np.asarray(user["window_rows"], dtype=np.int64)
         window_counts = genres[window_rows].sum(axis=0) if len(window_rows) else np.zeros(genres.shape[1], np.float32)
         overlap = genre_overlap(genres[rows], window_counts, self.window) if len(rows) else np.zeros(0)
         features = np.hstack([scores[:, None], self.catalog.popularity[rows][:, None], np.asarray(overlap)[:, None],
                               genres[rows]]).astype(np.float32)
-        return CandidateContext(np.asarray(user["vector"], np.float32), rows, scores.astype(np.float32), features,
-                                window_counts.astype(np.float32), window_rows, user["last_feedback"], user["counts"], int(user["step"]))
+        ids = self.catalog.movie_ids
+        return CandidateContext(rows, scores.astype(np.float32), ids[rows], ids[user["history_rows"]],
+                                np.asarray(user["history_stars"], np.float64), features,
+                                window_counts.astype(np.float32), window_rows, user["last_feedback"], user["counts"],
+                                int(user["step"]))
 
     def offered_design(self, user_id: int, movie_id: int) -> tuple | None:
         with self._offered_lock:

@@ -1,11 +1,14 @@
 """The lesson-04 RL policy as the pipeline's base re-ranker, through the RL policy contract.
 
 ``load_reranker`` is the one place the service obtains it: ``rl.load_policy`` loads the saved
-policy, and each request asks ``policy.score(state, candidate_ids, similarities)`` for one
-score per candidate (the contract cuts the candidates into slates of K and scores them in one
-batched forward pass; no stable-baselines3 internals here). The user's state is built from what
-the service knows at request time: the (online-updated) taste vector, the movies recently
-shown, and the session's step, last feedback and counts.
+policy, and each request asks ``rl.serving.guarded_scores`` for one score per candidate (the
+contract cuts the candidates into slates of K and scores them in one batched forward pass; no
+stable-baselines3 internals here). The user's state is the contract's own
+``policy.state_for(history, ratings)``: the taste embedding *and* the collaborative embedding
+(``cf_embedding``) folded in from the training history plus the movies the user clicked or
+liked since (the online update), then the movies recently shown and the session's step, last
+feedback and counts. The similarity the policy sees is recomputed by the policy from its own
+movie vectors, as in lesson 04's environment.
 """
 
 from __future__ import annotations
@@ -60,22 +63,20 @@ class RLBasePolicy:
         return load_reranker(catalog, path)
 
     def state(self, ctx):
-        from ..rl.serving import UserState
-
-        return UserState(taste_embedding=np.asarray(ctx.taste, dtype=np.float32),
-                         recent_movie_ids=[int(self.catalog.movie_ids[r]) for r in ctx.window_rows],
-                         step=int(ctx.step), last_feedback=tuple(float(x) for x in ctx.last_feedback),
-                         counts=tuple(float(x) for x in ctx.counts))
+        """``policy.state_for`` on the user's history (+ positive feedback), with the session's window."""
+        history = ctx.history_ids if len(ctx.history_ids) else ctx.movie_ids[: self.policy.layout.window]
+        stars = ctx.history_ratings if len(ctx.history_ids) else None
+        # A wish-only visitor has no history yet: what retrieval found for the wish stands in for it.
+        state = self.policy.state_for(history, stars, step=int(ctx.step),
+                                      last_feedback=tuple(float(x) for x in ctx.last_feedback),
+                                      counts=tuple(float(x) for x in ctx.counts))
+        state.recent_movie_ids = [int(m) for m in self.catalog.movie_ids[ctx.window_rows]]
+        return state
 
     def score(self, ctx) -> np.ndarray:
         _one_torch_thread()
         from ..rl.serving import guarded_scores
 
-        # The generator's order is the similarity order; the guard blends the policy's ranking with
-        # it by the weight validation chose (0: the generator's order unchanged).
-        order = np.argsort(-np.asarray(ctx.similarity, np.float64), kind="stable")
-        ids = self.catalog.movie_ids[np.asarray(ctx.rows)[order]]
-        guarded = guarded_scores(self.policy, self.state(ctx), ids, np.asarray(ctx.similarity, np.float32)[order])
-        scores = np.empty(len(order), dtype=np.float64)
-        scores[order] = guarded
-        return scores
+        # ctx.rows is the generator's order; the guard blends the policy's ranking with it by the
+        # weight validation chose (0: the generator's order unchanged).
+        return np.asarray(guarded_scores(self.policy, self.state(ctx), ctx.movie_ids), dtype=np.float64)

@@ -8,7 +8,57 @@ from dataclasses import dataclass
 
 from ..loopback import free_loopback_port, wait_until_healthy
 
-__all__ = ["RunningService", "free_loopback_port", "process_stopped", "serve_in_thread", "wait_until_healthy"]
+__all__ = ["RunningService", "free_loopback_port", "nodelay_on_inherited_listeners", "process_stopped",
+           "serve_in_thread", "wait_until_healthy"]
+
+
+def nodelay_on_inherited_listeners() -> int:
+    """Turn Nagle's algorithm off on the bound, unconnected TCP sockets this process inherited (the
+    server's listener-to-be); returns how many.
+
+    Why: ``uvicorn --workers N`` binds the listening socket in its supervisor with ``proto`` 0, and
+    asyncio only sets ``TCP_NODELAY`` on accepted sockets whose ``proto`` is ``IPPROTO_TCP``
+    (uvicorn issue #3149, open). Every keep-alive response then waited ~40 ms for the client's
+    delayed ACK: measured here, 2 workers answered 22 req/s at 1 client against 1,340 with one.
+    On Linux an accepted socket inherits ``TCP_NODELAY`` from its listener, so setting it on the
+    listener once fixes every connection. In the lifespan hook the supervisor's socket is bound but
+    not yet listening (asyncio calls ``listen`` when it starts serving), hence "bound, no peer".
+    Linux only (``/proc/self/fd``); elsewhere 0.
+    """
+    import os
+    import socket
+
+    fixed = 0
+    try:
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:
+        return 0
+    for fd in fds:
+        try:
+            copy = os.dup(fd)  # a dup: closing it leaves the server's own descriptor open
+        except OSError:
+            continue  # closed meanwhile (e.g. /proc's own listing descriptor)
+        try:
+            probe = socket.socket(fileno=copy)
+        except OSError:
+            os.close(copy)
+            continue  # not a socket
+        with probe:
+            try:
+                if probe.type != socket.SOCK_STREAM or probe.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                if probe.getsockname()[1] == 0:
+                    continue  # not bound
+                try:
+                    probe.getpeername()
+                    continue  # a connection (a client of Redis, say): not the server's socket
+                except OSError:
+                    pass
+                probe.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                fixed += 1
+            except OSError:
+                continue
+    return fixed
 
 
 @dataclass

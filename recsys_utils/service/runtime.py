@@ -23,7 +23,8 @@ def load_artifacts(settings: ServiceSettings):
         return synthetic_artifacts(seed=settings.seed)
     if settings.source == "course":
         return load_course_artifacts(settings.dataset, settings.backend, settings.explainer,
-                                     settings.require_policy, settings.policy_path, settings.seed)
+                                     settings.require_policy, settings.policy_path, settings.seed,
+                                     settings.generator_budget)
     raise ValueError(f"RECSYS_SERVICE_SOURCE={settings.source!r}; use 'course' or 'synthetic'")
 
 
@@ -46,7 +47,9 @@ class Service:
         n_features = 3 + len(artifacts.catalog.genre_names)
         self.learner = PolicyLearner(self.store, n_features, base_version, settings.learner)
         self.recommender = Recommender(artifacts, self.states, self.learner, pool_size=settings.pool_size)
-        logger.info("service ready: %s; replayed %d logged events", artifacts.source, replayed)
+        fresh = self.recommender.precompute_fresh(settings.precompute_users)
+        logger.info("service ready: %s; replayed %d logged events; %d fresh users precomputed", artifacts.source,
+                    replayed, fresh)
         # The artefacts are long-lived: move them out of the GC's generations so collections
         # triggered by request garbage do not rescan them (a visible part of the p99 otherwise).
         gc.collect()

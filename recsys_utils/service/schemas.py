@@ -107,7 +107,8 @@ class RecommendedMovie(BaseModel):
     year: int | None
     genres: list[str]
     score: float = Field(description="the served policy's score (higher is better)")
-    similarity: float = Field(description="cosine similarity of the movie to the user's embedding")
+    similarity: float = Field(description="the candidate generator's retrieval score (its fused CF + text score; "
+                              "higher is a closer match)")
     explanation: ExplanationOut | None = None
 
 

@@ -8,10 +8,12 @@
 | ``RECSYS_STORE_TIMEOUT_S`` | ``store_timeout_s`` | ``0.5``: a store slower than this answers 503 + Retry-After |
 | ``RECSYS_DATASET`` | ``dataset`` | ``ml-100k`` |
 | ``RECSYS_VECTOR_BACKEND`` | ``backend`` | ``auto`` |
+| ``RECSYS_GENERATOR_BUDGET`` | ``generator_budget`` | ``full``: which of lesson 03's candidate generators to serve (``smoke`` after a smoke run) |
 | ``RECSYS_EXPLAINER`` | ``explainer`` | ``auto`` |
 | ``RECSYS_SERVICE_REQUIRE_POLICY`` | ``require_policy`` | ``1`` |
 | ``RECSYS_POLICY_PATH`` | ``policy_path`` | lesson 04's folder |
 | ``RECSYS_FINE_TUNE`` / ``_EVERY`` / ``_INTERVAL_S`` | ``learner`` | on / 200 events / 30 s |
+| ``RECSYS_PRECOMPUTE_USERS`` | ``precompute_users`` | ``5000``: known users whose pre-feedback pool is computed at start-up (``0``: none) |
 | ``RECSYS_SERVER_TIMING`` | ``server_timing`` | ``0``; ``1`` adds a ``Server-Timing: cpu;dur=`` header (benchmarks) |
 
 Secrets (``OPENAI_API_KEY``, ``PINECONE_API_KEY``) are read by the packages that use them,
@@ -43,10 +45,12 @@ class ServiceSettings:
     store_timeout_s: float = 0.5
     dataset: str = "ml-100k"
     backend: str = "auto"
+    generator_budget: str = "full"
     explainer: str = "auto"
     require_policy: bool = True
     policy_path: str | None = None
     pool_size: int = 50
+    precompute_users: int = 5_000  # start-up "candidate table" (pipeline.Recommender.precompute_fresh)
     max_body_bytes: int = 64 * 1024
     server_timing: bool = False
     learner: LearnerConfig = field(default_factory=LearnerConfig)
@@ -64,10 +68,12 @@ class ServiceSettings:
             store_timeout_s=float(env.get("RECSYS_STORE_TIMEOUT_S", "0.5")),
             dataset=env.get("RECSYS_DATASET", "ml-100k"),
             backend=env.get("RECSYS_VECTOR_BACKEND", "auto"),
+            generator_budget=env.get("RECSYS_GENERATOR_BUDGET", "full"),
             explainer=env.get("RECSYS_EXPLAINER", "auto"),
             require_policy=_env_bool(env, "RECSYS_SERVICE_REQUIRE_POLICY", True),
             policy_path=env.get("RECSYS_POLICY_PATH") or None,
             server_timing=_env_bool(env, "RECSYS_SERVER_TIMING", False),
+            precompute_users=int(env.get("RECSYS_PRECOMPUTE_USERS", "5000")),
             learner=LearnerConfig(
                 every_events=int(env.get("RECSYS_FINE_TUNE_EVERY", "200")),
                 interval_s=float(env.get("RECSYS_FINE_TUNE_INTERVAL_S", "30")),
