@@ -68,11 +68,14 @@ class Budget:
         return -(-self.validation_sessions // max(n_users, 1))
 
 
-def prepare_world(data, splits, config, k: int = 10, pool_size: int = 40, taste_dim: int = 16):
-    """(world, rating_model, item_vectors) from the data layer and lesson 02's index."""
+def prepare_world(data, splits, config, k: int = 10, pool_size: int = 40, taste_dim: int = 16,
+                  candidate_budget: str = "full", seed: int = 42):
+    """(world, rating_model, item_vectors): pools and collaborative features from the course's
+    candidate generator (lesson 03's, built with ``candidate_budget`` when not cached)."""
     from ..rl.experiment import prepare_movielens_world
 
-    return prepare_movielens_world(data, splits, config, k=k, pool_size=pool_size, taste_dim=taste_dim)
+    return prepare_movielens_world(data, splits, config, k=k, pool_size=pool_size, taste_dim=taste_dim,
+                                   candidate_budget=candidate_budget, seed=seed)
 
 
 def validate(policy, world, config, budget: Budget) -> float:
