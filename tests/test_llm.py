@@ -145,3 +145,23 @@ def test_the_real_smollm2_answers_through_the_endpoint_and_its_weight_cache_is_f
     again = other.complete(messages, max_tokens=8)
     assert reply.choices[0].message.content == again.text and reply.usage.completion_tokens == again.completion_tokens
     assert reply.usage.prompt_tokens == again.prompt_tokens
+
+
+def test_launch_returns_before_the_server_is_up_and_wait_brings_it_up():
+    """The lesson launches the server first and waits for it later: ``launch`` must not block on
+    start-up, ``wait`` must leave it answering, and ``start_seconds`` counts from the launch."""
+    import time
+
+    server = LocalLLM(backend="double", export_env=False)
+    begun = time.perf_counter()
+    try:
+        server.launch()
+        launch_s = time.perf_counter() - begun
+        assert server.info == {}  # not waited for yet
+        server.wait()
+        assert server.info["model"] == "chat-double"
+        assert launch_s < server.start_seconds <= time.perf_counter() - begun
+        client = openai.OpenAI(base_url=server.base_url, api_key=PLACEHOLDER_KEY, max_retries=0)
+        assert [m.id for m in client.models.list()] == ["chat-double"]
+    finally:
+        server.stop()

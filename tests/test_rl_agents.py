@@ -157,13 +157,14 @@ def test_the_stub_policy_honours_the_contract(world):
 
 
 def test_served_observations_carry_the_collaborative_features_the_env_shows(tmp_path):
-    """A policy trained with collaborative features rebuilds them at serving time: the score of
-    each candidate from the user's folded-in history matches the environment's own."""
+    """A policy trained with the generator's collaborative features rebuilds them at serving time:
+    the score of each candidate from the user's folded-in history matches the environment's own."""
     from recsys_utils.rl.agents import make_agent
+    from recsys_utils.rl.candidates import CF_DIM
 
-    world = synthetic_world(seed=4, agent_rank=4)
+    world = synthetic_world(seed=4, cf_features=True)
     env = RecommendationEnv(world, "train", CONFIG, 10)
-    assert env.layout.item_feature_dim == 1 + 4
+    assert env.layout.item_feature_dim == 1 + CF_DIM
     make_agent("DQN", lambda: RecommendationEnv(world, "train", CONFIG, 10), seed=0).save(tmp_path / "raw.zip")
     from recsys_utils.rl.synthetic import synthetic_movielens
 
@@ -180,7 +181,7 @@ def test_served_observations_carry_the_collaborative_features_the_env_shows(tmp_
     g = env.layout.n_genres
     env_cf = env.layout.candidate_block(obs)[:, 3 + g]
     served_cf = env.layout.candidate_block(served)[:, 3 + g]
-    np.testing.assert_allclose(served_cf, env_cf, atol=0.05)  # fold-in = one ALS half-step for this user
+    np.testing.assert_allclose(served_cf, env_cf, atol=0.05)  # fold-in = ALS's own user step for this user
     np.testing.assert_allclose(env.layout.candidate_block(served)[:, 4 + g :], env.layout.candidate_block(obs)[:, 4 + g :])
     assert policy.score(state, ids).shape == (1, 10)
 

@@ -203,14 +203,15 @@ def test_unrated_movies_get_the_users_baseline_not_a_key_error():
 
 def test_a_catalogue_with_unrated_movies_and_dangling_ratings_runs_end_to_end():
     """ml-latest-small lists movies nobody rated and some datasets rate movies missing from the
-    catalogue: the world, the environment, the oracles and the greedy all run, and count them."""
+    catalogue: the generator's pools, the world, the environment, the oracles and the greedy all
+    run, and count them."""
     import pandas as pd
 
     from recsys_utils.rl.baselines import fit_myopic_greedy, log_random_sessions
     from recsys_utils.rl.ground_truth import fit_rating_model
     from recsys_utils.rl.oracles import LookaheadOracle, MyopicOracle
     from recsys_utils.rl.rollouts import run_sessions
-    from recsys_utils.rl.synthetic import InMemoryCosineStore, synthetic_movielens
+    from recsys_utils.rl.synthetic import synthetic_generator, synthetic_movielens
     from recsys_utils.rl.world import build_catalog, build_world, weighted_taste
 
     movies, ratings, vectors = synthetic_movielens(120, 300, seed=7)
@@ -223,12 +224,14 @@ def test_a_catalogue_with_unrated_movies_and_dangling_ratings_runs_end_to_end():
     known = ratings[ratings["movie_id"].isin(movies["movie_id"])]
     catalog = build_catalog(movies, known)
     splits = {"train": user_ids[:80], "val": user_ids[80:100], "test": user_ids[100:]}
+    # Text weight 1: the pools come from the text index, which holds the unrated movies too.
+    generator = synthetic_generator(movies, known, vectors, text_weight=1.0)
     world = build_world(movies, ratings, vectors, weighted_taste(known, user_ids, catalog, vectors), user_ids,
-                        InMemoryCosineStore(movies["movie_id"].to_numpy(), vectors), splits,
-                        fit_rating_model(known, rank=4, n_iters=4), taste_dim=8, pool_size=32,
-                        agent_model=fit_rating_model(known, rank=4, n_iters=4))
+                        generator, splits, fit_rating_model(known, rank=4, n_iters=4), taste_dim=8, pool_size=32)
     assert world.coverage["dangling_ratings_dropped"] == 2
     assert world.coverage["unrated_pool_cells"] > 0
+    unrated_rows = np.isin(world.catalog.movie_ids, unrated)
+    assert not world.catalog.item_features[unrated_rows].any()  # no ALS vector for them: zero features
     config = SimulatorConfig()
     greedy = fit_myopic_greedy(log_random_sessions(world, config, 10, 800, seed=0), max_iter=10)
     for policy in (greedy, MyopicOracle(), LookaheadOracle(2)):

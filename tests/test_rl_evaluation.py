@@ -16,12 +16,11 @@ from recsys_utils.rl.baselines import (
     fit_myopic_greedy,
     log_random_sessions,
 )
-from recsys_utils.rl.candidates import retrieve_candidate_pools
 from recsys_utils.rl.env import RecommendationEnv
 from recsys_utils.rl.oracles import MyopicOracle
 from recsys_utils.rl.rollouts import intra_list_diversity, run_sessions
 from recsys_utils.rl.simulator import SimulatorConfig
-from recsys_utils.rl.synthetic import InMemoryCosineStore, synthetic_world
+from recsys_utils.rl.synthetic import synthetic_world
 
 
 def test_iqm_and_probability_of_improvement_match_rliable():
@@ -69,21 +68,27 @@ def test_return_gap_sign_and_curve_band():
     assert np.all(lo <= mean) and np.all(mean <= hi)
 
 
-def test_candidate_pools_skip_seen_movies_and_keep_retrieval_order():
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(30, 8)).astype(np.float32)
-    ids = np.arange(101, 131)
-    store = InMemoryCosineStore(ids, vectors)
-    taste = vectors[[0, 5]]
-    seen = np.zeros((2, 30), dtype=bool)
-    seen[0, [0, 3]] = True
-    pools, sims = retrieve_candidate_pools(store, taste, seen, ids, pool_size=6)
-    assert pools.shape == (2, 6)
-    assert not seen[0, pools[0]].any()
-    assert np.all(np.diff(sims, axis=1) <= 1e-6)
-    assert pools[1, 0] == 5  # the user's own vector is the nearest unseen one
+def test_pools_are_the_generators_unseen_lists_in_its_order_with_its_cf_score():
+    """The world's pools are exactly ``generator.for_users`` (training ratings excluded, fused order),
+    and the collaborative score is the generator's own ALS dot product, clipped."""
+    from recsys_utils.rl.candidates import generator_pools
+    from recsys_utils.rl.synthetic import synthetic_generator, synthetic_movielens
+
+    movies, ratings, vectors = synthetic_movielens(60, 120, seed=1)
+    early = ratings[ratings["timestamp"] < ratings["timestamp"].median()]  # "training" ratings only
+    generator = synthetic_generator(movies, early, vectors)
+    users = generator.user_ids[:5]
+    pools = generator_pools(generator, users, 12)
+    assert pools.movie_ids.shape == pools.cf_scores.shape == (5, 12)
+    for row, user in enumerate(users):
+        expected = generator.for_user(int(user), 12).movie_ids
+        np.testing.assert_array_equal(pools.movie_ids[row], expected)
+        assert not np.isin(pools.movie_ids[row], early.loc[early["user_id"] == user, "movie_id"]).any()
+        u = generator.cf.user_factors[np.searchsorted(generator.user_ids, user)]
+        items = generator.item_vectors("cf")[np.searchsorted(generator.movie_ids, expected)]
+        np.testing.assert_allclose(pools.cf_scores[row], np.clip(items @ u, -1, 1), atol=1e-5)
     with pytest.raises(ValueError, match="pool_size"):
-        retrieve_candidate_pools(store, taste, seen, ids, pool_size=29)
+        generator_pools(generator, users, 119)
 
 
 def test_intra_list_diversity_bounds():

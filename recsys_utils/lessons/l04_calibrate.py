@@ -32,13 +32,20 @@ GRID = [
     {"quality_gain": 1.0, "return_reward": 5.0},
     {"quality_gain": 1.0, "return_reward": 10.0},
     {"quality_gain": 1.4, "return_reward": 10.0},
+    # Stronger settings, for pools where appeal and quality conflict less (the candidate
+    # generator's pools are mostly films the user will like, so clickbait costs less patience).
+    {"quality_gain": 2.0, "return_reward": 15.0},
+    {"quality_gain": 3.0, "return_reward": 20.0},
+    {"quality_gain": 4.0, "return_reward": 30.0},
 ]
 
 
-def base_long_term(similarity_center: float, similarity_scale: float) -> SimulatorConfig:
+def base_long_term(similarity_center: float, similarity_scale: float, quality_center: float = 3.5) -> SimulatorConfig:
     """The long-term user before calibration: clicks follow popularity and similarity, not quality
-    (``rating_weight=0``); engagement is mostly the click; quality acts through patience."""
-    return SimulatorConfig(
+    (``rating_weight=0``); engagement is mostly the click; quality acts through patience, relative
+    to ``quality_center``, the typical pooled film (a pool of good films drains no patience, so the
+    conflict between what is clicked and what keeps the user would vanish)."""
+    return SimulatorConfig(quality_center=quality_center,
         click_intercept=0.0, rating_weight=0.0, popularity_weight=3.0, similarity_weight=1.0,
         similarity_center=similarity_center, similarity_scale=similarity_scale,
         watch_reward=0.5, like_reward=0.0, satiation_decay=0.7, boredom_weight=2.0,
@@ -58,7 +65,10 @@ def measure_room(world, config, k: int, episodes: int, rollouts: int, split: str
 
 def calibrate(world, k: int = 10, episodes: int = 1, rollouts: int = 8, log=print) -> dict:
     sims = world.pool_similarity
-    base = base_long_term(float(sims.mean()), float(sims.std()))
+    # The centre of quality: the mean ground-truth rating of the validation users' pools (the
+    # simulator's side; the candidate generator's pools are mostly films the user will like).
+    quality = float(world.pool_ratings[world.rows("val")].mean())
+    base = base_long_term(float(sims.mean()), float(sims.std()), round(quality, 2))
     grid = []
     chosen = None
     for setting in GRID:

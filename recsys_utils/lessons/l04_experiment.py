@@ -68,11 +68,14 @@ class Budget:
         return -(-self.validation_sessions // max(n_users, 1))
 
 
-def prepare_world(data, splits, config, k: int = 10, pool_size: int = 40, taste_dim: int = 16):
-    """(world, rating_model, item_vectors) from the data layer and lesson 02's index."""
+def prepare_world(data, splits, config, k: int = 10, pool_size: int = 40, taste_dim: int = 16,
+                  candidate_budget: str = "full", seed: int = 42):
+    """(world, rating_model, item_vectors): pools and collaborative features from the course's
+    candidate generator (lesson 03's, built with ``candidate_budget`` when not cached)."""
     from ..rl.experiment import prepare_movielens_world
 
-    return prepare_movielens_world(data, splits, config, k=k, pool_size=pool_size, taste_dim=taste_dim)
+    return prepare_movielens_world(data, splits, config, k=k, pool_size=pool_size, taste_dim=taste_dim,
+                                   candidate_budget=candidate_budget, seed=seed)
 
 
 def validate(policy, world, config, budget: Budget) -> float:
@@ -329,11 +332,15 @@ def headline_gain(analysis: dict) -> tuple[str, dict]:
 
 
 # -- the guard: re-ranking must not spoil the retrieval it starts from ------------------------
-def heldout_ndcg(policy, world, splits, split: str, weight: float | None, k: int = 10) -> np.ndarray:
-    """Per user of ``split``, nDCG@k of the served list against their held-out likes (rating >= 4
-    in the temporal holdout), ranking the user's retrieved pool with ``rank_candidates`` at
-    policy weight ``weight`` (0 = the generator's own order); NaN for users without held-out likes."""
+def heldout_ndcg_by_weight(policy, world, splits, split: str, weights, k: int = 10) -> dict:
+    """Per guard weight (0 = the generator's own order, None = the saved weight), per user of ``split``:
+    nDCG@k of the served list against their held-out likes (rating >= 4 in the temporal holdout),
+    ranking the user's generator pool with ``rank_candidates``; NaN for users without held-out likes.
+    Each user's state and policy scores are computed once (they do not depend on the weight)."""
     from dataclasses import replace as dc_replace
+
+    import torch
+    from threadpoolctl import threadpool_limits
 
     from ..constants import ITEM_COL, LIKE_THRESHOLD, RATING_COL, USER_COL
     from ..metrics import ndcg_at_k
@@ -343,34 +350,45 @@ def heldout_ndcg(policy, world, splits, split: str, weight: float | None, k: int
     ids = world.catalog.movie_ids
     train = splits.train_ratings
     liked = splits.test_ratings[splits.test_ratings[RATING_COL] >= LIKE_THRESHOLD]
-    info = dict(policy.info)
-    if weight is not None:
-        info["policy_weight"] = weight
-    scorer = _WithInfo(policy, info)
-    ranked, relevant = [], np.zeros((len(rows), len(ids)), dtype=bool)
+    ranked = {w: [] for w in weights}
+    relevant = np.zeros((len(rows), len(ids)), dtype=bool)
     by_user = train.groupby(USER_COL)
-    for i, row in enumerate(rows):
-        user = int(world.user_ids[row])
-        hist = by_user.get_group(user)
-        state = policy.state_for(hist[ITEM_COL].to_numpy(), hist[RATING_COL].to_numpy())
-        state = dc_replace(state, recent_movie_ids=list(ids[world.history[row][world.history[row] >= 0]]))
-        candidates = ids[world.pool_items[row]].tolist()
-        order = rank_candidates(scorer, state, candidates)
-        ranked.append(world.catalog.positions(order)[:k])
-        mine = liked.loc[liked[USER_COL] == user, ITEM_COL].to_numpy()
-        mine = mine[np.isin(mine, ids)]
-        relevant[i, world.catalog.positions(mine)] = True
-    return ndcg_at_k(np.asarray(ranked, dtype=np.int64), relevant, k)
+    liked_by_user = liked.groupby(USER_COL)[ITEM_COL]
+    threads = torch.get_num_threads()
+    # One user at a time is a 128-wide solve and a tiny forward pass: multithreaded BLAS and torch
+    # spend more waking their threads than computing on a busy machine (measured 2x slower).
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            for i, row in enumerate(rows):
+                user = int(world.user_ids[row])
+                hist = by_user.get_group(user)
+                state = policy.state_for(hist[ITEM_COL].to_numpy(), hist[RATING_COL].to_numpy())
+                state = dc_replace(state, recent_movie_ids=list(ids[world.history[row][world.history[row] >= 0]]))
+                candidates = ids[world.pool_items[row]].tolist()
+                scores = None
+                for w in weights:
+                    weight = float(policy.info["policy_weight"]) if w is None else float(w)
+                    if scores is None and weight > 0:
+                        scores = policy.score(state, candidates)
+                    scorer = _Scored(scores, {**policy.info, "policy_weight": weight})
+                    ranked[w].append(world.catalog.positions(rank_candidates(scorer, state, candidates))[:k])
+                if user in liked_by_user.groups:
+                    mine = liked_by_user.get_group(user).to_numpy()
+                    relevant[i, world.catalog.positions(mine[np.isin(mine, ids)])] = True
+    finally:
+        torch.set_num_threads(threads)
+    return {w: ndcg_at_k(np.asarray(r, dtype=np.int64), relevant, k) for w, r in ranked.items()}
 
 
-class _WithInfo:
-    """A policy with its ``info`` overridden (to try guard weights without saving)."""
+class _Scored:
+    """Precomputed policy scores with an ``info`` of its own (to try guard weights without saving)."""
 
-    def __init__(self, policy, info):
-        self.policy, self.info = policy, info
+    def __init__(self, scores, info):
+        self.scores, self.info = scores, info
 
     def score(self, *args, **kwargs):
-        return self.policy.score(*args, **kwargs)
+        return self.scores
 
 
 GUARD_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -379,7 +397,8 @@ GUARD_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 def choose_guard_weight(policy, world, splits, k: int = 10) -> dict:
     """The policy weight whose served lists score best on validation users' held-out likes;
     ties go to the smaller weight, so the generator's order (0) wins unless the policy helps."""
-    scores = {w: float(np.nanmean(heldout_ndcg(policy, world, splits, "val", w, k))) for w in GUARD_WEIGHTS}
+    by_weight = heldout_ndcg_by_weight(policy, world, splits, "val", GUARD_WEIGHTS, k)
+    scores = {w: float(np.nanmean(v)) for w, v in by_weight.items()}
     best = max(GUARD_WEIGHTS, key=lambda w: (round(scores[w], 6), -w))
     return {"policy_weight": best, "validation_ndcg": {str(w): round(v, 4) for w, v in scores.items()}}
 
@@ -401,8 +420,8 @@ def save_served_policy(regime: RegimeResult, analysis: dict, world, item_vectors
     guard = choose_guard_weight(load_policy(folder), world, splits, budget.k)
     save_policies(*args, folder=folder, comparison=comparison, serving=guard)
     policy = load_policy(folder)
-    served = float(np.nanmean(heldout_ndcg(policy, world, splits, "test", None, budget.k)))
-    generator = float(np.nanmean(heldout_ndcg(policy, world, splits, "test", 0.0, budget.k)))
+    test = heldout_ndcg_by_weight(policy, world, splits, "test", (None, 0.0), budget.k)
+    served, generator = (float(np.nanmean(test[w])) for w in (None, 0.0))
     return {**guard, "algorithm": winner, "test_ndcg_served": served, "test_ndcg_generator": generator}
 
 

@@ -101,24 +101,46 @@ def _stars(train: pd.DataFrame, user_id: int, movie_id: int) -> str:
 # --- the local model -----------------------------------------------------------------------
 
 
-def start_local_model(enabled: bool = True):
-    """``(running LocalLLM or None, sentence)``: the lesson says why when the model cannot load."""
+def launch_local_model(enabled: bool = True):
+    """``(launched LocalLLM or None, sentence or None)``: start the server process without waiting,
+    so its start-up (imports, weights: one core for several seconds) overlaps the lesson's own work;
+    ``local_model_ready`` waits for it."""
     import os
 
-    from ..llm import LocalLLM, ModelUnavailable
+    from ..llm import LocalLLM
 
     if not enabled:
         return None, "The local model is switched off (LOCAL_LLM = False): only the offline explainer runs."
     if os.environ.get("OPENAI_API_KEY"):
         return None, "OPENAI_API_KEY is set: the explainer uses that provider, and the local model is not started."
+    import atexit
+
+    server = LocalLLM().launch()
+    atexit.register(server.stop)  # a kernel that stops before the lesson's last cell leaves no server behind
+    return server, None
+
+
+def local_model_ready(launched):
+    """``(running LocalLLM or None, sentence)`` once the launched server answers; the lesson says
+    why when the model cannot load."""
+    from ..llm import ModelUnavailable
+
+    server, note = launched
+    if server is None:
+        return None, note
     try:
-        server = LocalLLM().start()
+        server.wait()
     except ModelUnavailable as error:
         return None, f"The local model cannot load, so this lesson goes on with the offline explainer only.\n{error}"
     info = server.info
     how = "from its de-quantised cache" if info.get("source") == "cache" else "from the GGUF (de-quantising)"
-    return server, (f"Local model {info['model']} is serving on 127.0.0.1 (loopback only): started in "
-                    f"{server.start_seconds:.1f} s, of which {info['load_seconds']:.1f} s loading {how}.")
+    return server, (f"Local model {info['model']} is serving on 127.0.0.1 (loopback only): up {server.start_seconds:.1f} s "
+                    f"after its launch, of which {info['load_seconds']:.1f} s loading {how}.")
+
+
+def start_local_model(enabled: bool = True):
+    """``launch_local_model`` then ``local_model_ready``: start the model and wait for it."""
+    return local_model_ready(launch_local_model(enabled))
 
 
 # --- figures with intervals ----------------------------------------------------------------

@@ -49,6 +49,7 @@ class LocalLLM:
         self.port: int | None = None
         self.info: dict = {}
         self.start_seconds = 0.0
+        self._launched_at = 0.0
         self._process: subprocess.Popen | None = None
         self._log = None
         self._saved_env: dict[str, str | None] | None = None
@@ -64,11 +65,18 @@ class LocalLLM:
         return self.info.get("model", "")
 
     def start(self) -> LocalLLM:
-        import httpx
+        """Launch the server and wait until it answers (``launch`` + ``wait``)."""
+        return self.launch().wait()
 
+    def launch(self) -> LocalLLM:
+        """Start the server process and return at once; ``wait`` blocks until it is healthy.
+
+        Why split: loading the model (imports, weights) takes seconds of one core, which a lesson
+        can overlap with its own work on the other core, then ``wait`` when it needs the model."""
         if self._process is not None:
             return self
-        start = time.perf_counter()
+        self.info = {}
+        self._launched_at = time.perf_counter()
         self.port = free_loopback_port()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server; closed in stop)
         command = [sys.executable, "-m", "recsys_utils.llm.server", "--port", str(self.port),
@@ -78,6 +86,16 @@ class LocalLLM:
         env = os.environ | {"PYTHONWARNINGS": "ignore", "TOKENIZERS_PARALLELISM": "false"}
         self._process = subprocess.Popen(command, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL,
                                          env=env, cwd=Path(__file__).resolve().parents[2])
+        return self
+
+    def wait(self) -> LocalLLM:
+        """Block until the launched server is healthy; ``start_seconds`` counts from the launch."""
+        import httpx
+
+        if self.info:
+            return self
+        if self._process is None:
+            raise RuntimeError("the local LLM was not launched; call launch() or start()")
         try:
             wait_until_healthy(f"http://{LOOPBACK}:{self.port}", self._exited, timeout=self.start_timeout_s,
                                name="the local LLM")
@@ -85,7 +103,7 @@ class LocalLLM:
             self.stop()
             raise
         self.info = httpx.get(f"http://{LOOPBACK}:{self.port}/health", timeout=2).json()
-        self.start_seconds = time.perf_counter() - start
+        self.start_seconds = time.perf_counter() - self._launched_at
         if self.export_env and not os.environ.get("OPENAI_API_KEY"):
             self._saved_env = {name: os.environ.get(name) for name in ENV_VARIABLES}
             os.environ["OPENAI_BASE_URL"] = self.base_url

@@ -1,50 +1,63 @@
-"""Per-user candidate pools retrieved from the vector store for the user's taste embedding.
+"""Per-user candidate pools and collaborative features from the course's one candidate generator.
 
 The agent does not choose among all movies: like a production two-stage recommender, retrieval
-proposes a pool (the nearest movies to the user's taste in the MiniLM space) and the policy
-re-ranks it. Movies the user already rated are removed (``candidates.unseen_top``, the course's one
-seen-movie exclusion) so the simulator never re-recommends something the person has seen.
+proposes a pool and the policy re-ranks it. The pool is exactly what the service starts from,
+``recsys_utils.candidates`` (lesson 03): ALS and text retrieval fused, each user's training
+ratings excluded by the generator itself (``unseen_top``). The generator is fitted on training
+ratings only, so neither the pools nor the collaborative features below carry held-out ratings.
+
+Collaborative features per candidate, identical for every learner and the greedy:
+
+- ``cf_score``: the generator's own ALS score, user factor . item factor (an implicit-feedback
+  preference, about 0 to 1), clipped to [-1, 1];
+- the movie's ALS item vector (``generator.item_vectors("cf")``, 64-128 numbers) reduced by PCA
+  to ``cf_dim`` coordinates. Why reduced: the per-candidate block enters the shared scorer and the
+  greedy's boosted trees for each of the K candidates, and their cost grows with its width; the
+  full-width dot product is already in ``cf_score``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+CF_DIM = 8
 
-def retrieve_candidate_pools(
-    store,
-    taste_vectors: np.ndarray,
-    seen: np.ndarray,
-    catalog_movie_ids: np.ndarray,
-    pool_size: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (pool_items (n, pool_size) catalogue positions, pool_similarity (n, pool_size)).
 
-    ``store`` is anything with ``query_many(vectors, top_k, filter=None) -> (ids, scores)``
-    (the course's vector store); ``seen`` is the (n, m) bool matrix of already-rated movies,
-    aligned with ``catalog_movie_ids``. Pools come back ordered by similarity, best first.
-    """
-    from ..candidates.generator import unseen_top
+@dataclass
+class CandidatePools:
+    """(n, P) pools in the generator's order, best first, with the generator's ALS score of each."""
 
-    taste_vectors = np.asarray(taste_vectors, dtype=np.float32)
-    n, m = seen.shape
-    if len(taste_vectors) != n:
-        raise ValueError(f"{len(taste_vectors)} taste vectors but {n} rows of seen items")
-    most_seen = int(seen.sum(axis=1).max()) if n else 0
-    if m - most_seen < pool_size:
-        raise ValueError(
-            f"pool_size={pool_size} is too large: a user has rated {most_seen} of {m} movies; "
-            "lower pool_size or the number of steps/candidates"
-        )
-    # The course's one seen-movie exclusion (bounded windows, then $nin), as the generator uses it.
-    found = unseen_top(store, taste_vectors, [catalog_movie_ids[row] for row in seen], pool_size)
-    pool_items = np.empty((n, pool_size), dtype=np.int64)
-    pool_similarity = np.empty((n, pool_size), dtype=np.float32)
-    for i, (ids, scores) in enumerate(found):
-        pos = np.clip(np.searchsorted(catalog_movie_ids, ids), 0, m - 1)
-        if (catalog_movie_ids[pos] != ids).any():
-            raise KeyError("the vector store returned movie ids missing from the catalogue; rebuild the index")
-        if ids.size < pool_size:
-            raise ValueError(f"the store returned {ids.size} unseen movies for a pool of {pool_size}; rebuild the index")
-        pool_items[i], pool_similarity[i] = pos, scores
-    return pool_items, pool_similarity
+    movie_ids: np.ndarray  # (n, P) int64
+    cf_scores: np.ndarray  # (n, P) float32, clipped to [-1, 1]
+
+
+def generator_pools(generator, user_ids: np.ndarray, pool_size: int) -> CandidatePools:
+    """The generator's top-``pool_size`` unseen movies for each known user (its fused order)."""
+    user_ids = np.asarray(user_ids, dtype=np.int64)
+    lists = generator.for_users(user_ids, pool_size)
+    short = [int(u) for u, c in zip(user_ids, lists, strict=True) if len(c) < pool_size]
+    if short:
+        raise ValueError(f"the generator returned fewer than pool_size={pool_size} unseen movies for users "
+                         f"{short[:5]}; lower pool_size or the number of steps/candidates")
+    ids = np.stack([c.movie_ids[:pool_size] for c in lists])
+    rows = np.searchsorted(generator.user_ids, user_ids)
+    users = generator.cf.user_factors[rows]  # (n, f): fitted on training ratings only
+    items = generator.item_vectors("cf")[np.searchsorted(generator.movie_ids, ids)]  # (n, P, f)
+    scores = np.clip(np.einsum("nf,npf->np", users, items), -1.0, 1.0).astype(np.float32)
+    return CandidatePools(ids, scores)
+
+
+def cf_item_features(generator, dim: int = CF_DIM) -> np.ndarray:
+    """(m, dim) float32 in [-1, 1], aligned with ``generator.movie_ids``: the ALS item vectors
+    reduced by PCA (fitted on the movies the ALS knows) and scaled by three standard deviations;
+    zero rows for movies nobody rated in training (the ALS has no vector for them)."""
+    from .features import TasteProjection
+
+    factors = np.asarray(generator.item_vectors("cf"), dtype=np.float32)
+    known = np.any(factors != 0, axis=1)
+    out = np.zeros((len(factors), dim), dtype=np.float32)
+    if known.sum() > dim:
+        out[known] = TasteProjection.fit(factors[known], dim).transform(factors[known])
+    return out

@@ -50,7 +50,7 @@ from .world import Catalog
 
 MANIFEST = "manifest.json"
 FEATURES = "features.npz"
-CONTRACT_VERSION = 2
+CONTRACT_VERSION = 3
 
 
 def policies_dir() -> Path:
@@ -115,40 +115,41 @@ def save_policies(agent_results: dict, world, layout: ObservationLayout, config,
 
 
 def _collaborative_arrays(world) -> dict:
-    """The agent-side rating model, aligned with the catalogue, so serving can compute the
-    collaborative score the observation carries (zero bias and factors for unrated movies)."""
-    model = getattr(world, "agent_model", None)
-    if world.pool_cf is None or model is None:
+    """The candidate generator's ALS item factors (aligned with the catalogue) and the settings
+    of its user step, so serving can fold a user in and compute the score the observation carries."""
+    cf = getattr(world, "cf_vectors", None)
+    if world.pool_cf is None or cf is None:
         return {}
-    rows = model.item_rows_or_missing(world.catalog.movie_ids)
-    known = rows >= 0
-    factors = np.zeros((len(rows), model.item_factors.shape[1]), dtype=np.float64)
-    factors[known] = model.item_factors[rows[known]]
-    bias = np.zeros(len(rows))
-    bias[known] = model.item_bias[rows[known]]
-    return {"cf_item_factors": factors, "cf_item_bias": bias, "cf_global_mean": np.array(model.global_mean)}
+    return {"cf_item_factors": np.asarray(cf.item_factors, dtype=np.float32),
+            "cf_regularization": np.array(cf.regularization), "cf_alpha": np.array(cf.alpha)}
 
 
 @dataclass
 class CollaborativeModel:
-    """What scores a (user, movie) pair the way the agents' observation does:
-    ``(clip(mu + b_u + b_i + p_u . q_i, 1, 5) - 3) / 2``, with the user folded in from history."""
+    """What scores a (user, movie) pair the way the agents' observation does: the candidate
+    generator's ALS score ``clip(u . y_i, -1, 1)``, with the user ``u`` folded in from the watched
+    movies by ALS's own user step (``candidates.CFVectors.fold_in``; every rated movie is an
+    interaction, as when the generator was fitted)."""
 
     item_factors: np.ndarray
-    item_bias: np.ndarray
-    global_mean: float
-    reg: float = 0.1
+    regularization: float
+    alpha: float
 
-    def fold_in(self, positions: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        design = np.hstack([self.item_factors[positions], np.ones((len(positions), 1))])
-        target = np.asarray(ratings, dtype=np.float64) - self.global_mean - self.item_bias[positions]
-        gram = design.T @ design + self.reg * max(len(positions), 1) * np.eye(design.shape[1])
-        return np.linalg.solve(gram, design.T @ target)
+    def __post_init__(self):
+        from ..candidates import CFVectors
+
+        empty = np.zeros((0, self.item_factors.shape[1]), dtype=np.float32)
+        self._cf = CFVectors(self.item_factors, empty, np.zeros(0, dtype=np.int64), self.regularization, self.alpha)
+
+    def fold_in(self, positions: np.ndarray) -> np.ndarray | None:
+        rows = np.asarray(positions, dtype=np.int64)
+        rows = rows[np.any(self.item_factors[rows] != 0, axis=1)]  # movies the ALS has a vector for
+        return self._cf.fold_in(rows) if rows.size else None
 
     def scores(self, user: np.ndarray | None, positions: np.ndarray) -> np.ndarray:
-        user = np.zeros(self.item_factors.shape[1] + 1) if user is None else np.asarray(user, dtype=np.float64)
-        raw = self.global_mean + user[-1] + self.item_bias[positions] + self.item_factors[positions] @ user[:-1]
-        return ((np.clip(raw, 1.0, 5.0) - 3.0) / 2.0).astype(np.float32)
+        if user is None:
+            return np.zeros(len(positions), dtype=np.float32)
+        return np.clip(self.item_factors[positions] @ np.asarray(user, dtype=np.float32), -1.0, 1.0).astype(np.float32)
 
 
 @dataclass
@@ -160,8 +161,8 @@ class UserState:
     movies' vectors is used. ``recent_movie_ids``: the latest recommendations or views, most
     recent last. ``step``, ``last_feedback`` (click, watch, like) and ``counts`` (misses,
     clicks, likes) describe the current session; zeros for a new one. ``cf_embedding`` is the
-    user's ``[factors, bias]`` in the policy's collaborative model (``state_for`` folds it in
-    from the history); without it the collaborative score uses the movie's bias alone.
+    user's vector in the candidate generator's ALS space (``state_for`` folds it in from the
+    history); without it the collaborative score is 0.
     """
 
     taste_embedding: np.ndarray | None = None
@@ -214,10 +215,7 @@ class LoadedPolicy:
         if len(ratings) != len(ids):
             raise ValueError(f"{len(ratings)} history_ratings for {len(ids)} history_movie_ids")
         taste = user_embedding(self.item_vectors[pos], ratings)
-        cf = None
-        if self.collaborative is not None:
-            stars = np.full(len(ids), 4.0) if history_ratings is None else ratings
-            cf = self.collaborative.fold_in(pos, stars)
+        cf = self.collaborative.fold_in(pos) if self.collaborative is not None else None
         return UserState(taste_embedding=taste, recent_movie_ids=ids[-self.layout.window :], cf_embedding=cf,
                          **session)
 
@@ -374,7 +372,10 @@ def load_policy(path: str | Path | None = None) -> LoadedPolicy:
                           item_features)
         projection = TasteProjection(f["pca_mean"], f["pca_components"], f["pca_scale"])
         item_vectors = f["item_vectors"]
-        collaborative = CollaborativeModel(f["cf_item_factors"], f["cf_item_bias"], float(f["cf_global_mean"])) \
+        if "cf_item_bias" in f.files:  # contract 2: the lesson's own explicit ALS, no longer produced
+            raise FileNotFoundError(f"the saved policy in {folder.name!r} predates the candidate generator's "
+                                    "features; rerun lesson 04 (04_rl_dqn_vs_ppo)")
+        collaborative = CollaborativeModel(f["cf_item_factors"], float(f["cf_regularization"]), float(f["cf_alpha"])) \
             if "cf_item_factors" in f.files else None
     layout = ObservationLayout.from_dict(manifest["observation_layout"])
     return LoadedPolicy(model, algorithm, layout, catalog, projection, item_vectors, manifest, collaborative)

@@ -58,27 +58,29 @@ def synthetic_movielens(n_users: int = 120, n_movies: int = 300, dim: int = 32, 
     return movies, ratings, vectors.astype(np.float32)
 
 
-class InMemoryCosineStore:
-    """Exact cosine search over unit vectors with the vector store's ``query_many`` contract."""
+def synthetic_generator(movies: pd.DataFrame, train_ratings: pd.DataFrame, vectors: np.ndarray, factors: int = 8,
+                        text_weight: float = 0.3, seed: int = 0):
+    """The course's candidate generator (``candidates.build_generator``) on a synthetic catalogue:
+    ALS fitted on ``train_ratings`` and both indexes in memory, so tests run the lesson's pools."""
+    from ..candidates import build_generator, fit_cf_vectors, index_records
+    from ..candidates.build import _interactions
+    from ..vectorstore import open_store
 
-    def __init__(self, ids, vectors: np.ndarray):
-        self.ids = np.asarray([str(i) for i in ids])
-        self.vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-    def query_many(self, vectors, top_k: int, filter=None):
-        if filter is not None:
-            raise NotImplementedError("the in-memory test store has no metadata filters")
-        q = np.asarray(vectors, dtype=np.float32)
-        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-9)
-        scores = q @ self.vectors.T
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :top_k]
-        return self.ids[order], np.take_along_axis(scores, order, axis=1)
+    movie_ids = movies[ITEM_COL].to_numpy(np.int64)
+    users, matrix = _interactions(train_ratings, movie_ids)
+    cf = fit_cf_vectors(matrix, users, factors=factors, regularization=1.0, iterations=8, seed=seed)
+    cf_store = open_store("local", name="cf-synthetic", dimension=cf.dimension, metric="dotproduct", in_memory=True)
+    cf_store.upsert(index_records(movies, cf.item_factors, cf.known_items))
+    text_store = open_store("local", name="text-synthetic", dimension=vectors.shape[1], in_memory=True)
+    text_store.upsert(index_records(movies, vectors))
+    return build_generator(movies, train_ratings, vectors, cf, cf_store, text_store, text_weight=text_weight)
 
 
 def synthetic_world(seed: int = 0, n_users: int = 120, n_movies: int = 300, pool_size: int = 32, window: int = 5,
-                    taste_dim: int = 8, agent_rank: int = 0):
-    """A ready :class:`~recsys_utils.rl.world.SimulationWorld` with train/val/test user splits;
-    ``agent_rank > 0`` adds the agents' collaborative features (a rating model of that rank)."""
+                    taste_dim: int = 8, cf_features: bool = False):
+    """A ready :class:`~recsys_utils.rl.world.SimulationWorld` with train/val/test user splits and
+    pools from a synthetic candidate generator; ``cf_features`` adds the generator's collaborative
+    features to the observation."""
     from .ground_truth import fit_rating_model
     from .world import build_catalog, build_world, weighted_taste
 
@@ -94,8 +96,7 @@ def synthetic_world(seed: int = 0, n_users: int = 120, n_movies: int = 300, pool
     }
     catalog = build_catalog(movies, ratings)
     taste = weighted_taste(ratings, user_ids, catalog, vectors)
-    store = InMemoryCosineStore(movies[ITEM_COL].to_numpy(), vectors)
     model = fit_rating_model(ratings, rank=8, n_iters=8, seed=seed)
-    agent = fit_rating_model(ratings, rank=agent_rank, n_iters=8, seed=seed + 1) if agent_rank else None
-    return build_world(movies, ratings, vectors, taste, user_ids, store, splits, model,
-                       taste_dim=taste_dim, pool_size=pool_size, window=window, agent_model=agent)
+    generator = synthetic_generator(movies, ratings, vectors, seed=seed)
+    return build_world(movies, ratings, vectors, taste, user_ids, generator, splits, model,
+                       taste_dim=taste_dim, pool_size=pool_size, window=window, cf_features=cf_features)

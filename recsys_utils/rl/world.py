@@ -51,16 +51,16 @@ class SimulationWorld:
     projection: TasteProjection
     user_ids: np.ndarray  # (n,)
     taste: np.ndarray  # (n, d) projected taste, agent side
-    pool_items: np.ndarray  # (n, P) catalogue positions, by retrieval similarity descending
-    pool_similarity: np.ndarray  # (n, P) float32
+    pool_items: np.ndarray  # (n, P) catalogue positions, in the candidate generator's order
+    pool_similarity: np.ndarray  # (n, P) float32: cosine of the user's taste and the movie's vector
     history: np.ndarray  # (n, W) catalogue positions, -1 = none, oldest first
     pool_ratings: np.ndarray  # (n, P) float32 ground truth: simulator side only
     splits: dict[str, np.ndarray] = field(default_factory=dict)  # name -> user rows
-    # (n, P) float32 in [-1, 1]: the agent-side collaborative score of each pooled movie, a rating
-    # model fitted on training-period ratings only, (predicted stars - 3) / 2. None: not used.
+    # (n, P) float32 in [-1, 1]: the candidate generator's ALS score of each pooled movie (fitted on
+    # training ratings only; ``rl.candidates``). None: not used.
     pool_cf: np.ndarray | None = None
     coverage: dict = field(default_factory=dict)  # unrated pooled movies, dropped dangling ratings
-    agent_model: RatingModel | None = None  # the agent-side model behind pool_cf (for serving)
+    cf_vectors: object | None = None  # the generator's ``CFVectors`` behind pool_cf (serving folds users in)
 
     @property
     def item_feature_dim(self) -> int:
@@ -86,60 +86,6 @@ class SimulationWorld:
         return self.pool_items.shape[1]
 
 
-def assemble_world(
-    catalog: Catalog,
-    projection: TasteProjection,
-    user_ids: np.ndarray,
-    taste_vectors: np.ndarray,
-    pool_items: np.ndarray,
-    pool_similarity: np.ndarray,
-    history: np.ndarray,
-    rating_model: RatingModel,
-    splits: dict[str, np.ndarray],
-    agent_model: RatingModel | None = None,
-) -> SimulationWorld:
-    """Project tastes, look up the ground-truth ratings of the pools, map split ids to rows.
-
-    Pooled movies without any rating get the user's baseline rating (see
-    ``RatingModel.predict_with_unrated``); how many there were is kept in ``coverage``."""
-    pool_ids = catalog.movie_ids[pool_items]
-    pool_ratings, unrated = rating_model.predict_with_unrated(np.asarray(user_ids)[:, None], pool_ids)
-    pool_cf = None
-    if agent_model is not None:
-        agent_pred, _ = agent_model.predict_with_unrated(np.asarray(user_ids)[:, None], pool_ids)
-        pool_cf = ((agent_pred - 3.0) / 2.0).astype(np.float32)
-    row_of = pd.Index(user_ids)
-    split_rows = {}
-    for name, ids in splits.items():
-        rows = row_of.get_indexer(np.asarray(ids))
-        if (rows < 0).any():
-            raise KeyError(f"split {name!r} names users without a taste vector or pool: {np.asarray(ids)[rows < 0][:5]}")
-        split_rows[name] = rows
-    return SimulationWorld(
-        catalog=catalog,
-        projection=projection,
-        user_ids=np.asarray(user_ids),
-        taste=projection.transform(taste_vectors),
-        pool_items=pool_items,
-        pool_similarity=pool_similarity.astype(np.float32),
-        history=history,
-        pool_ratings=pool_ratings,
-        splits=split_rows,
-        pool_cf=pool_cf,
-        agent_model=agent_model,
-        coverage={"unrated_pool_cells": unrated, "pool_cells": int(pool_items.size)},
-    )
-
-
-def seen_items(ratings: pd.DataFrame, user_ids: np.ndarray, catalog: Catalog) -> np.ndarray:
-    """(n, m) bool: which movies each user has already rated (excluded from the pools)."""
-    seen = np.zeros((len(user_ids), len(catalog.movie_ids)), dtype=bool)
-    rows = pd.Index(user_ids).get_indexer(ratings[USER_COL].to_numpy())
-    keep = rows >= 0
-    seen[rows[keep], catalog.positions(ratings[ITEM_COL].to_numpy()[keep])] = True
-    return seen
-
-
 def weighted_taste(ratings: pd.DataFrame, user_ids: np.ndarray, catalog: Catalog, item_vectors: np.ndarray) -> np.ndarray:
     """Mean of rated movies' vectors weighted by (rating - 2.5): a stand-in used only when the
     embeddings module's ``user_embeddings`` is not available (e.g. unit tests)."""
@@ -158,46 +104,57 @@ def build_world(
     item_vectors: np.ndarray,
     taste_vectors: np.ndarray,
     user_ids: np.ndarray,
-    store,
+    generator,
     splits: dict[str, np.ndarray],
     rating_model: RatingModel,
     taste_dim: int = 16,
     pool_size: int = 40,
     window: int = 5,
-    agent_model: RatingModel | None = None,
+    cf_features: bool = True,
 ) -> SimulationWorld:
-    """Assemble the world from the data layer's tables and the retrieval lesson's artefacts.
+    """Assemble the world from the data layer's tables and the course's candidate generator.
 
     ``history_ratings`` is what the agent side may know about users (their training-period
-    ratings): it sets popularity, the recent history and the already-seen movies. The ground
-    truth enters only through ``rating_model`` (fitted by the caller on all ratings).
-    ``item_vectors`` is aligned with ``movies`` sorted by movie id.
+    ratings): it sets popularity and the recent history; ``generator`` (fitted on the same
+    training ratings) proposes each user's pool of unseen movies and the collaborative features.
+    The ground truth enters only through ``rating_model`` (fitted by the caller on all ratings).
+    ``item_vectors`` (the taste space, MiniLM) is aligned with ``movies`` sorted by movie id.
     """
-    from .candidates import retrieve_candidate_pools
+    from .candidates import cf_item_features, generator_pools
 
     # Ratings of movies missing from the catalogue (dangling) cannot be shown or counted.
     dangling = ~history_ratings[ITEM_COL].isin(movies[ITEM_COL])
     history_ratings = history_ratings[~dangling]
     catalog = build_catalog(movies, history_ratings)
-    if agent_model is not None:
-        catalog.item_features = item_factor_features(agent_model, catalog.movie_ids)
+    if not np.array_equal(np.asarray(generator.movie_ids), catalog.movie_ids):
+        raise ValueError("the candidate generator was built on another catalogue; build it on these movies")
+    if cf_features:
+        catalog.item_features = cf_item_features(generator)
     if len(item_vectors) != len(catalog.movie_ids):
         raise ValueError(f"{len(item_vectors)} item vectors for {len(catalog.movie_ids)} movies; align them")
-    projection = TasteProjection.fit(np.asarray(item_vectors, dtype=np.float32), taste_dim)
-    seen = seen_items(history_ratings, user_ids, catalog)
-    pool_items, pool_similarity = retrieve_candidate_pools(store, taste_vectors, seen, catalog.movie_ids, pool_size)
+    item_vectors = np.asarray(item_vectors, dtype=np.float32)
+    projection = TasteProjection.fit(item_vectors, taste_dim)
+    pools = generator_pools(generator, user_ids, pool_size)
+    pool_items = catalog.positions(pools.movie_ids.ravel()).reshape(pools.movie_ids.shape)
+    taste_vectors = np.asarray(taste_vectors, dtype=np.float32)
+    taste = taste_vectors / np.maximum(np.linalg.norm(taste_vectors, axis=1, keepdims=True), 1e-9)
+    unit_items = item_vectors / np.maximum(np.linalg.norm(item_vectors, axis=1, keepdims=True), 1e-9)
+    similarity = np.einsum("nd,npd->np", taste, unit_items[pool_items])
     history = recent_history(history_ratings, user_ids, catalog, window)
-    world = assemble_world(catalog, projection, user_ids, taste_vectors, pool_items, pool_similarity, history,
-                           rating_model, splits, agent_model)
-    world.coverage["dangling_ratings_dropped"] = int(dangling.sum())
-    return world
-
-
-def item_factor_features(model: RatingModel, movie_ids: np.ndarray) -> np.ndarray:
-    """(m, rank) float32 in [-1, 1]: the agent-side model's item factors, each column scaled by
-    three standard deviations; zero rows for movies the model was not fitted on."""
-    rows = model.item_rows_or_missing(movie_ids)
-    factors = np.zeros((len(movie_ids), model.item_factors.shape[1]), dtype=np.float32)
-    factors[rows >= 0] = model.item_factors[rows[rows >= 0]]
-    scale = 3.0 * factors[rows >= 0].std(axis=0) + 1e-8 if (rows >= 0).any() else 1.0
-    return np.clip(factors / scale, -1.0, 1.0).astype(np.float32)
+    pool_ratings, unrated = rating_model.predict_with_unrated(np.asarray(user_ids)[:, None], pools.movie_ids)
+    row_of = pd.Index(user_ids)
+    split_rows = {}
+    for name, ids in splits.items():
+        rows = row_of.get_indexer(np.asarray(ids))
+        if (rows < 0).any():
+            raise KeyError(f"split {name!r} names users without a taste vector or pool: {np.asarray(ids)[rows < 0][:5]}")
+        split_rows[name] = rows
+    # Pooled movies without any rating get the user's baseline rating (``predict_with_unrated``).
+    coverage = {"unrated_pool_cells": unrated, "pool_cells": int(pool_items.size),
+                "dangling_ratings_dropped": int(dangling.sum())}
+    return SimulationWorld(
+        catalog=catalog, projection=projection, user_ids=np.asarray(user_ids), taste=projection.transform(taste_vectors),
+        pool_items=pool_items, pool_similarity=similarity.astype(np.float32), history=history,
+        pool_ratings=pool_ratings, splits=split_rows, pool_cf=pools.cf_scores if cf_features else None,
+        coverage=coverage, cf_vectors=generator.cf if cf_features else None,
+    )
