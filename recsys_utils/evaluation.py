@@ -19,9 +19,13 @@ Every step runs on matrices of all users at once: scores ``(n_users, n_items)``,
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,6 +34,8 @@ from scipy import stats
 
 from . import metrics
 from .constants import DEFAULT_SEED, EVAL_KS, ITEM_COL, LIKE_THRESHOLD, RATING_COL, USER_COL
+from .fileio import atomic_write_json
+from .paths import cache_dir
 
 __all__ = [
     "EvalData",
@@ -237,12 +243,14 @@ def summarise(per_user: Mapping[str, pd.DataFrame], ranked: Mapping[str, np.ndar
 
 def select_on_validation(train_ratings: pd.DataFrame, candidates: Mapping[str, Callable[[], object]],
                          item_ids=None, metric: str = "ndcg@10", holdout_fraction: float = 0.2,
-                         like_threshold: float = LIKE_THRESHOLD) -> tuple[str, pd.Series]:
+                         like_threshold: float = LIKE_THRESHOLD, cache: bool = True) -> tuple[str, pd.Series]:
     """Pick hyperparameters without touching the test set.
 
     The training ratings are split again in time (each user's latest ``holdout_fraction`` become
     validation, ``splits.temporal_holdout``); every candidate (name -> factory of an unfitted
     model) is fitted on the rest and scored on validation. Returns the best name and all scores.
+    Each score is cached under ``paths.cache_dir()/validation`` by the data and the model's settings
+    (``cache=False`` always refits).
     """
     from .splits import temporal_holdout
 
@@ -251,12 +259,48 @@ def select_on_validation(train_ratings: pd.DataFrame, candidates: Mapping[str, C
     fit_part, validation = temporal_holdout(train_ratings, holdout_fraction)
     data = build_eval_data(fit_part, validation, item_ids, like_threshold)
     k = int(metric.split("@")[1]) if "@" in metric else max(EVAL_KS)
+    data_key = _validation_data_key(fit_part, validation, item_ids, metric, like_threshold) if cache else None
     scores = {}
     for name, make in candidates.items():
-        ranked = rank_with_model(make().fit(data.train), data, k=k)
+        model = make()
+        cached = _validation_cache_path(data_key, model) if cache else None
+        if cached is not None and cached.exists():
+            scores[name] = float(json.loads(cached.read_text())["score"])
+            continue
+        ranked = rank_with_model(model.fit(data.train), data, k=k)
         scores[name] = metrics.mean_over_users(evaluate_ranked(ranked, data, ks=(k,))[metric])
+        if cached is not None:
+            atomic_write_json(cached, {"model": repr(model), "metric": metric, "score": scores[name]})
     table = pd.Series(scores, name=f"validation {metric}")
     return str(table.idxmax()), table
+
+
+# Bump when the validation protocol changes, so that no old score is reused.
+VALIDATION_CACHE_VERSION = 1
+
+
+def _validation_data_key(fit_part: pd.DataFrame, validation: pd.DataFrame, item_ids, metric: str,
+                         like_threshold: float) -> str:
+    """What a validation score depends on besides the model: the ratings of both parts, the catalogue
+    columns and the metric."""
+    digest = hashlib.sha256(f"v{VALIDATION_CACHE_VERSION}|{metric}|{like_threshold}".encode())
+    for frame in (fit_part, validation):
+        for column in (USER_COL, ITEM_COL, RATING_COL):
+            digest.update(np.ascontiguousarray(frame[column].to_numpy()).tobytes())
+    if item_ids is not None:
+        digest.update(np.ascontiguousarray(np.asarray(item_ids, dtype=np.int64)).tobytes())
+    return digest.hexdigest()
+
+
+def _validation_cache_path(data_key: str, model) -> Path | None:
+    """One cached score per (data, model settings): an unfitted baseline's dataclass repr lists every
+    setting, seed included. Grid searches over the catalogue's item-item models are what a warm run of
+    lesson 03 repeated (about a minute on ml-latest-small); an object without a dataclass repr is
+    never cached."""
+    if not dataclasses.is_dataclass(model):
+        return None
+    model_key = hashlib.sha256(repr(model).encode()).hexdigest()[:24]
+    return cache_dir() / "validation" / f"{data_key[:24]}-{model_key}.json"
 
 
 def recall_curve(ranked: np.ndarray, data: EvalData, rows: np.ndarray | None = None,

@@ -143,6 +143,29 @@ def test_select_on_validation_never_sees_the_test_set():
     assert best == "ease" and table["ease"] > table["random"]
 
 
+def test_select_on_validation_reuses_a_score_only_for_the_same_data_and_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
+    ratings, movies, _ = synthetic_ratings(n_users=150, seed=4)
+    train, _ = temporal_split(ratings)
+    fits = []
+
+    class Counted(baselines.EASE):
+        def fit(self, train_matrix):
+            fits.append(self.l2)
+            return super().fit(train_matrix)
+
+    grid = {"l2=20": lambda: Counted(l2=20.0), "l2=200": lambda: Counted(l2=200.0)}
+    first = evaluation.select_on_validation(train, grid, movies.movie_id)
+    again = evaluation.select_on_validation(train, grid, movies.movie_id)
+    assert fits == [20.0, 200.0]  # the second search fitted nothing
+    assert again[0] == first[0] and again[1].equals(first[1])
+    evaluation.select_on_validation(train.iloc[1:], grid, movies.movie_id)  # other ratings: fitted again
+    evaluation.select_on_validation(train, {"l2=50": lambda: Counted(l2=50.0)}, movies.movie_id)
+    assert fits == [20.0, 200.0, 20.0, 200.0, 50.0]
+    evaluation.select_on_validation(train, grid, movies.movie_id, cache=False)
+    assert len(fits) == 7
+
+
 # --- outside check --------------------------------------------------------------------------
 
 
