@@ -80,3 +80,14 @@ def test_the_popularity_prior_lifts_popular_films_and_zero_changes_nothing(world
         return np.mean([counts.get(m, 0) for c in lists for m in c.movie_ids])
 
     assert mean_popularity(lifted) > mean_popularity(plain)
+
+
+def test_the_prior_is_adopted_only_when_it_beats_the_plain_setting_by_a_standard_error():
+    from recsys_utils.candidates.build import _one_se_choice
+
+    rng = np.random.default_rng(0)
+    plain = rng.uniform(0, 0.2, size=400)
+    noise = {"plain": plain, "prior": plain + rng.normal(0.0005, 0.05, size=400)}
+    real = {"plain": plain, "prior": plain + rng.normal(0.03, 0.05, size=400)}
+    assert _one_se_choice(noise, "plain") == "plain"
+    assert _one_se_choice(real, "plain") == "prior"
