@@ -21,6 +21,7 @@ from recsys_utils import baselines, evaluation
 from recsys_utils.candidates import ensure_candidate_generator
 from recsys_utils.candidates.targets import generator_targets
 from recsys_utils.data import load_movielens
+from recsys_utils.data.examples import inception_example
 from recsys_utils.splits import load_splits
 
 GRIDS = {
@@ -42,6 +43,26 @@ def best_cf(splits, data, eval_data, rows):
         results[family] = (float(ndcg), choice, ranked)
     name = max(results, key=lambda n: results[n][0])
     return name, results
+
+
+def design_examples(gen, data) -> dict:
+    """The design's two examples where the catalogue holds Inception and Interstellar."""
+    pair = inception_example(data)
+    if pair is None:
+        return {"lines": [f"{data.name} lacks Inception or Interstellar: design examples skipped"]}
+    inception, interstellar = pair
+    loved = gen.for_profile(liked_movie_ids=[inception.movie_id], k=50)
+    ids = loved.movie_ids.tolist()
+    rank = ids.index(interstellar.movie_id) + 1 if interstellar.movie_id in ids else None
+    wish = "a sci-fi thriller like Inception"
+    answer = gen.for_profile(wish=wish, k=10)
+    genres = data.movies.set_index("movie_id").genres
+    share = float(sum("Sci-Fi" in genres.loc[m] for m in answer.movie_ids) / max(len(answer), 1))
+    return {"interstellar_rank_for_inception_fan": rank, "wish": wish, "wish_sci_fi_share": share,
+            "lines": [f"loved Inception: Interstellar at rank {rank} (target top 10: "
+                      f"{'met' if rank is not None and rank <= 10 else 'MISSED'})",
+                      f"{wish!r}: {share:.0%} of the top 10 tagged Sci-Fi (target: sci-fi films: "
+                      f"{'met' if share == 1.0 else 'MISSED'})"]}
 
 
 def main() -> None:
@@ -71,7 +92,8 @@ def main() -> None:
 
     print(f"{args.dataset}: {rows.size} evaluated users, {eval_data.n_items} movies; generator ready in "
           f"{gen_seconds:.1f} s (cache {gen.report['cache']}); ALS {gen.report['als_choice']}, "
-          f"text weight {gen.text_weight}, cold-start text weight {gen.cold_text_weight}")
+          f"text weight {gen.text_weight}, cold-start text weight {gen.cold_text_weight}, cold-start popularity prior "
+          f"{gen.cold_popularity_weight}, text-only popularity prior {gen.text_popularity_weight}")
     print("CF baselines (test nDCG@10): " + ", ".join(f"{n} {v[0]:.4f} ({v[1]})" for n, v in cf.items())
           + f"; best: {name}")
     for p in sorted({args.pool_size, 100}):
@@ -92,6 +114,10 @@ def main() -> None:
           f"[{t['ci_low']:+.4f}, {t['ci_high']:+.4f}]  target >= 0: "
           f"{'met' if figures['met']['text_only_at_least_most_popular'] else 'MISSED'}; long-tail share of the top 10 "
           f"{tail['text_only']:.3f} vs most-popular {tail['most_popular']:.3f}")
+    examples = design_examples(gen, data)
+    for line in examples.get("lines", []):
+        print(line)
+    figures["design_examples"] = {k: v for k, v in examples.items() if k != "lines"}
     print(f"total {time.perf_counter() - start:.1f} s")
     if args.json:
         keep = {k: v for k, v in figures.items() if k not in ("ranked", "per_user", "cold_start_per_user")}

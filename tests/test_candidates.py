@@ -157,8 +157,8 @@ def test_cold_start_profile_excludes_liked_and_follows_taste(world):
 def test_wish_only_profile_uses_the_text_index(world):
     movies, vectors, train, data, cf, gen = world
     gen.encode = lambda texts: vectors[[7]]  # the wish "means" movie 8's text vector
-    try:
-        cands = gen.for_profile(wish="something like movie 8", k=5)
+    try:  # (a wish naming a title would make it a liked film: see test_candidates_wish.py)
+        cands = gen.for_profile(wish="something for tonight", k=5)
     finally:
         gen.encode = None
     assert cands.movie_ids[0] == movies.movie_id[7]
@@ -206,7 +206,8 @@ def test_cache_is_reused_and_rebuilt_when_the_ratings_change(world, tmp_path, mo
     movies, vectors, train, _, _, _ = world
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(build_module, "BUDGETS", {"smoke": {"factors": (8,), "regularization": (1.0,),
-                                                            "text_weights": (0.0, 0.5)}})
+                                                            "text_weights": (0.0, 0.5),
+                                                            "popularity_weights": (0.0, 1.0)}})
     text_store = open_store("local", name="text", dimension=vectors.shape[1], in_memory=True)
     text_store.upsert(index_records(movies, vectors))
     monkeypatch.setattr(build_module, "_text_source", lambda *a: (text_store, vectors, None, "test"))

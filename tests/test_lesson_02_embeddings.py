@@ -56,6 +56,12 @@ def test_example_queries_are_recorded_and_respect_filters(results):
     assert {"Return of the Jedi", "The Empire Strikes Back"} & set(star_wars)
     scores = [row["score"] for row in examples["free_text"]["results"]]
     assert scores == sorted(scores, reverse=True)
+    # the self-query step reads the request's genre words into a filter: every answer carries them
+    self_query = examples["free_text_self_query"]
+    assert self_query["filter"] == {"$and": [{"genres": {"$in": ["Sci-Fi"]}}, {"genres": {"$in": ["Thriller"]}}]}
+    assert self_query["results"] and all("Sci-Fi" in row["genres"] and "Thriller" in row["genres"]
+                                         for row in self_query["results"])
+    assert results["metrics"]["self_query_sci_fi_share"] == 1.0
 
 
 def test_taste_tuning_is_recorded_and_moves_retrieval(results):
