@@ -223,6 +223,19 @@ def test_check_reads_titles_as_titles_not_as_genres_or_numbers():
     assert not check_faithfulness("Apollo 13 is a war film.", user, apollo).ok
 
 
+def test_check_reads_a_short_title_inside_a_longer_given_one_as_part_of_it():
+    """ml-latest-small: the offline text for "It" to a fan of "Dracula: Dead and Loving It" was
+    rejected, because masking "It" first left "Dracula: Dead and Loving" as an unknown title."""
+    dracula = MovieFacts(12, "Dracula: Dead and Loving It", 1995, ("Comedy", "Horror"), 2.8, 20)
+    it = MovieFacts(47, "It", 2017, ("Horror",), 3.6, 4)
+    user = UserContext(1, (LikedMovie(dracula, 5.0),))
+    catalog = TitleCatalog(["Dracula: Dead and Loving It", "It", "Heat"])
+    text = "You enjoyed Dracula: Dead and Loving It, so we recommend It. Like Dracula: Dead and Loving It, it is Horror."
+    result = check_faithfulness(text, user, it, catalog)
+    assert result.ok, result.violations
+    assert {"title: Dracula: Dead and Loving It", "title: It"} <= set(result.cited)
+
+
 def test_check_uses_a_catalogue_to_catch_real_titles_that_were_not_given():
     catalog = TitleCatalog(["Blade Runner", "Interstellar", "Inception", "Heat"])
     _, result = kinds("Interstellar feels close to Blade Runner in mood.", catalog)

@@ -152,11 +152,13 @@ def check_faithfulness(
     cited: list[str] = []
 
     masked = text
-    for title, variants in ((t, _title_variants(t)) for t in sheet.titles):
-        for variant in variants:
-            masked, found = _title_pattern(variant).subn(_MASK, masked)
-            if found and f"title: {title}" not in cited:
-                cited.append(f"title: {title}")
+    # Longest names first: a short given title inside a longer one ("It" in "Dracula: Dead and
+    # Loving It") must not cut the longer one into an unknown name.
+    named = sorted(((variant, t) for t in sheet.titles for variant in _title_variants(t)), key=lambda p: -len(p[0]))
+    for variant, title in named:
+        masked, found = _title_pattern(variant).subn(_MASK, masked)
+        if found and f"title: {title}" not in cited:
+            cited.append(f"title: {title}")
     if require_title and f"title: {movie.title}" not in cited:
         violations.append(Violation("title", movie.title, "the recommended movie is not named"))
     if user.wish and user.wish.strip():
