@@ -16,6 +16,7 @@ from recsys_utils.vectorstore import (
     FilterError,
     MetadataError,
     VectorStoreError,
+    ZeroQueryError,
     limits,
     open_store,
     resolve_backend,
@@ -207,6 +208,16 @@ def test_query_many_agrees_with_query_and_pads(make_store):
         assert scores[row] == pytest.approx([m.score for m in single], abs=1e-5)
     ids, scores = store.query_many(queries, top_k=5, filter={"genres": "Western"})
     assert (ids == "").all() and np.isneginf(scores).all()
+
+
+def test_an_all_zero_query_raises_its_own_error(make_store):
+    """The service turns exactly this error (a wish the encoder maps to nothing) into a 400."""
+    store = make_store()
+    store.upsert([("1", np.ones(DIM), {})])
+    with pytest.raises(ZeroQueryError, match="all zeros"):
+        store.query(np.zeros(DIM), top_k=1)
+    with pytest.raises(ZeroQueryError, match="row 1 is all zeros"):
+        store.query_many(np.stack([np.ones(DIM), np.zeros(DIM)]), top_k=1)
 
 
 def test_bad_records_are_refused(make_store):

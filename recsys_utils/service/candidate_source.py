@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..candidates import MAX_NIN, exclusion_filter
-from ..vectorstore.errors import VectorStoreError
+from ..vectorstore.errors import ZeroQueryError
 from .errors import BadRequest
 
 
@@ -87,9 +87,7 @@ class GeneratorSource:
             try:
                 found = gen.for_profile(liked_movie_ids=query.liked, wish=query.wish, k=n, exclude=query.consumed,
                                         filters=filters, text_weight=weight)
-            except VectorStoreError as error:
-                if "all zeros" not in str(error):
-                    raise
+            except ZeroQueryError:
                 # Only a wish the encoder maps to nothing can make an all-zero query (a profile of
                 # liked movies never does): say so instead of a 500.
                 raise BadRequest("the cold-start profile says nothing usable: the wish names nothing this "

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..paths import artifacts_dir
 from . import limits
 from .base import Match, QueryResponse, Record, VectorStore
-from .errors import CorruptIndexError, FilterError, MetadataError, VectorStoreError
+from .errors import CorruptIndexError, FilterError, MetadataError, VectorStoreError, ZeroQueryError
 from .filters import validate_filter
 from .local import LocalVectorStore
 
@@ -95,6 +95,7 @@ __all__ = [
     "Record",
     "VectorStore",
     "VectorStoreError",
+    "ZeroQueryError",
     "default_store_path",
     "limits",
     "open_store",

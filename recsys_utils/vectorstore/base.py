@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import VectorStoreError
+from .errors import VectorStoreError, ZeroQueryError
 from .filters import clean_metadata
 from .limits import (
     FLOAT32_MAX,
@@ -269,7 +269,7 @@ def query_vector(vector: Any, dimension: int, metric: str = "cosine") -> tuple[n
         raise VectorStoreError(f"query vector: {problem}")
     norm = float(np.linalg.norm(wide))
     if norm == 0.0:
-        raise VectorStoreError("query vector is all zeros; it has no direction to compare")
+        raise ZeroQueryError("query vector is all zeros; it has no direction to compare")
     if metric == "cosine":
         return (wide / norm).astype(np.float32), 1.0
     if norm > MAX_DOTPRODUCT_NORM:
@@ -288,7 +288,7 @@ def query_matrix(vectors: Any, dimension: int, metric: str = "cosine") -> np.nda
     single = wide.astype(np.float32)
     norms = np.linalg.norm(single.astype(np.float64), axis=1)
     if (norms == 0).any():
-        raise VectorStoreError(
+        raise ZeroQueryError(
             f"query_many row {int(np.flatnonzero(norms == 0)[0])} is all zeros; it has no direction to compare"
         )
     if metric == "cosine":

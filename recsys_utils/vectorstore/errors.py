@@ -3,6 +3,7 @@
 - ``FilterError``: a metadata filter is not valid (also a ``ValueError``).
 - ``MetadataError``: a record's metadata cannot be stored (also ``TypeError`` / ``ValueError``,
   the types callers caught before it existed).
+- ``ZeroQueryError``: a query vector is all zeros, so it has no direction to compare.
 - ``CorruptIndexError``: a local store's files on disk are damaged; ``discard()`` removes them
   so the code that built the index can build it again.
 """
@@ -22,6 +23,10 @@ class FilterError(VectorStoreError, ValueError):
 
 class MetadataError(VectorStoreError, TypeError, ValueError):
     """A record's metadata cannot be stored by both backends (type, size or number range)."""
+
+
+class ZeroQueryError(VectorStoreError):
+    """A query vector (or a row of a query batch) is all zeros: it has no direction to compare."""
 
 
 class CorruptIndexError(VectorStoreError):
