@@ -198,11 +198,7 @@ class Recommender:
             and user.get("query") is not None and user["query"].liked is None and not user["consumed"] else None
         if fresh is not None:
             return fresh
-        ctx = self.retrieve(user, flt)
-        if len(ctx.rows) == 0:
-            return ctx.rows, ctx.similarity, np.zeros(0), np.zeros((0, self.n_features + 2))
-        base = np.asarray(self.base.score(ctx), dtype=np.float64)
-        return ctx.rows, ctx.similarity, base, design_matrix(standardise(base), ctx.features)
+        return self._scored(self.retrieve(user, flt))
 
     def precompute_fresh(self, limit: int, explain_top: int = 10) -> int:
         """The pools of up to ``limit`` known users as they stand before any feedback, computed at
@@ -231,7 +227,10 @@ class Recommender:
     def _pool_from(self, user: dict, movie_ids: np.ndarray, scores: np.ndarray):
         rows = self.catalog.rows(movie_ids)
         keep = rows >= 0
-        ctx = self.context(user, rows[keep], np.asarray(scores, dtype=np.float32)[keep])
+        return self._scored(self.context(user, rows[keep], np.asarray(scores, dtype=np.float32)[keep]))
+
+    def _scored(self, ctx: CandidateContext):
+        """(rows, retrieval scores, base policy scores, design rows) of one candidate context."""
         if len(ctx.rows) == 0:
             return ctx.rows, ctx.similarity, np.zeros(0), np.zeros((0, self.n_features + 2))
         base = np.asarray(self.base.score(ctx), dtype=np.float64)
