@@ -70,7 +70,7 @@ strip: $(STAMP)
 
 # The recommender API (after `make course`): docs at http://127.0.0.1:8000/docs
 serve: $(STAMP)
-	$(VENV)/bin/uvicorn recsys_utils.service:app --host 127.0.0.1 --port 8000 --workers 2
+	$(PY) -m recsys_utils.service.serve --host 127.0.0.1 --port 8000 --workers 2
 
 clean-reports:
 	rm -rf reports/notebooks reports/results reports/figures reports/index.html reports/REPORT.md \

@@ -6,8 +6,9 @@
     .venv/bin/python benchmarks/bench_service.py --allow-no-policy  # before lesson 04 has run (says so)
     RECSYS_GENERATOR_BUDGET=smoke .venv/bin/python benchmarks/bench_service.py   # after a smoke run of lesson 03
 
-The service runs as in production: ``uvicorn recsys_utils.service:app --workers W`` in its own
-process(es) on 127.0.0.1, offline explainer, fine-tuning off (it would compete for the cores
+The service runs as in production: ``python -m recsys_utils.service.serve --workers W`` (uvicorn
+workers, each on its own ``SO_REUSEPORT`` socket: see that module for why) in its own process(es)
+on 127.0.0.1, offline explainer, fine-tuning off (it would compete for the cores
 and make runs incomparable). The load generator is this process: N asyncio clients, each
 sending its next request as soon as the previous answer arrived (closed loop, so mean latency
 = clients / throughput), for random known users with k=10 and explanations on. These users have
@@ -42,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -97,8 +99,7 @@ def start_server(port: int, synthetic: bool, db: Path, allow_no_policy: bool = F
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "recsys_utils.service:app",
+            "recsys_utils.service.serve",
             "--host",
             "127.0.0.1",
             "--port",
@@ -150,8 +151,11 @@ class RawClient:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
     async def post(self, path: str, payload: bytes) -> tuple[int, bytes]:
+        return await self.request("POST", path, payload)
+
+    async def request(self, method: str, path: str, payload: bytes = b"") -> tuple[int, bytes]:
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(payload)}\r\n\r\n"
         ).encode()
         self.writer.write(head + payload)
@@ -206,20 +210,23 @@ async def load(port: int, user_ids: list[int], clients: int, seconds: float, k: 
     began = time.perf_counter()
     await asyncio.gather(*(client(c) for c in connections))
     elapsed = time.perf_counter() - began
+    # which worker holds each connection: keep-alive connections stay where they were accepted
+    holders = [json.loads((await c.request("GET", "/health"))[1])["worker_pid"] for c in connections]
     await asyncio.gather(*(c.close() for c in connections))
-    return np.asarray(latencies) * 1000.0, errors, elapsed, np.asarray(cpu)
+    split = sorted(Counter(holders).values(), reverse=True)
+    return np.asarray(latencies) * 1000.0, errors, elapsed, np.asarray(cpu), split
 
 
 def measure(port: int, server_pid: int, user_ids, clients: int, seconds: float, k: int, seed: int,
             each_once: bool = False) -> dict:
     server_before, client_before = process_tree_cpu(server_pid), time.process_time()
-    ms, errors, elapsed, cpu = asyncio.run(load(port, user_ids, clients, seconds, k, seed, each_once))
+    ms, errors, elapsed, cpu, split = asyncio.run(load(port, user_ids, clients, seconds, k, seed, each_once))
     server_cpu, client_cpu = process_tree_cpu(server_pid) - server_before, time.process_time() - client_before
     return {"clients": clients, "requests": len(ms), "rps": len(ms) / elapsed, "p50": float(np.percentile(ms, 50)),
             "p99": float(np.percentile(ms, 99)), "errors": errors,
             "cpu_p50": float(np.percentile(cpu, 50)) if len(cpu) else float("nan"),
             "server_cpu_per_request": 1000.0 * server_cpu / max(len(ms), 1),
-            "client_share": client_cpu / max(client_cpu + server_cpu, 1e-9)}
+            "client_share": client_cpu / max(client_cpu + server_cpu, 1e-9), "split": split}
 
 
 def run_workers(args, workers: int, user_ids) -> dict:
@@ -231,7 +238,7 @@ def run_workers(args, workers: int, user_ids) -> dict:
             print(f"\n{workers} worker(s): {health['source']}; policy {health['policy_version']} "
                   f"({health['reranking']['base_policy']}); explainer {health['explainer']}; status {health['status']}")
             print(f"{'clients':>7} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'cpu/req':>8} {'hdr p50':>8} "
-                  f"{'client':>7} {'errors':>6}")
+                  f"{'client':>7} {'errors':>6}  connections per worker")
             rows = {"cold": measure(port, server.pid, user_ids, TARGET_CLIENTS, 0, args.k, 0, each_once=True)}
             for clients in (int(c) for c in args.clients.split(",")):
                 rows[clients] = measure(port, server.pid, user_ids, clients, args.seconds, args.k, clients)
@@ -241,7 +248,7 @@ def run_workers(args, workers: int, user_ids) -> dict:
                 header = f"{r['cpu_p50']:>6.2f}ms" if r["clients"] == 1 else f"{'-':>8}"
                 print(f"{label:>7} {r['rps']:>7.0f} {r['p50']:>7.1f} {r['p99']:>7.1f} "
                       f"{r['server_cpu_per_request']:>6.2f}ms {header} {r['client_share']:>6.0%} "
-                      f"{r['errors']:>6}")
+                      f"{r['errors']:>6}  {'/'.join(map(str, r['split']))}")
             return rows
         finally:
             server.send_signal(signal.SIGTERM)

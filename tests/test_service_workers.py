@@ -1,8 +1,10 @@
 """Several workers share one state: user state and the policy version live in the store.
 
 In-process: two services on one feedback DB behave as two uvicorn workers (one learns and
-publishes, the other picks the new head up). As a process: ``uvicorn --workers 2`` serves a
-user's feedback from either worker consistently, and exactly one worker holds the learner lock.
+publishes, the other picks the new head up). As a process: ``python -m recsys_utils.service.serve
+--workers 2`` serves a user's feedback from either worker consistently, and exactly one worker
+holds the learner lock. The launcher's own behaviour (balance, restarts, start-up failure) is in
+``test_service_serve.py``.
 """
 
 from __future__ import annotations
@@ -52,11 +54,11 @@ def test_a_second_worker_sees_feedback_and_the_published_policy(tmp_path):
 
 
 @pytest.mark.slow
-def test_uvicorn_with_two_workers_shares_user_state(tmp_path):
+def test_two_worker_processes_share_user_state(tmp_path):
     port = free_loopback_port()
     env = dict(os.environ, RECSYS_SERVICE_SOURCE="synthetic", RECSYS_FEEDBACK_DB=str(tmp_path / "fb.sqlite3"),
                RECSYS_FINE_TUNE="1", RECSYS_FINE_TUNE_INTERVAL_S="0.3", PYTHONPATH=str(ROOT))
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "recsys_utils.service:app", "--host", "127.0.0.1",
+    server = subprocess.Popen([sys.executable, "-m", "recsys_utils.service.serve", "--host", "127.0.0.1",
                                "--port", str(port), "--workers", "2", "--log-level", "warning"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"

@@ -2,7 +2,10 @@
 
 Start it with one command (see README, "Serving")::
 
-    .venv/bin/uvicorn recsys_utils.service:app --host 127.0.0.1 --port 8000 --workers 2
+    .venv/bin/python -m recsys_utils.service.serve --host 127.0.0.1 --port 8000 --workers 2
+
+(uvicorn workers, each on its own ``SO_REUSEPORT`` socket; ``serve.py`` says why). Plain
+``uvicorn recsys_utils.service:app`` serves the same app in one process.
 
 Settings come from the environment (``settings.ServiceSettings.from_env``); ``create_app(settings)``
 builds an app for tests and the lesson. The artefacts (and the text encoder) load in the
