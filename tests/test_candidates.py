@@ -126,6 +126,19 @@ def test_filters_go_to_the_store(world):
     assert set(cold.movie_ids.tolist()) <= allowed
 
 
+def test_the_linear_fold_in_at_alpha_one_equals_the_solve(world):
+    """alpha = 1 takes the precomputed-inverse path; it must equal the general solve."""
+    from dataclasses import replace
+
+    _, _, _, _, cf, _ = world
+    liked = np.array([3, 10, 42, 77])
+    fast = replace(cf, alpha=1.0, _gram=None, _gram_inverse=None)
+    general = replace(cf, alpha=1.0 + 1e-12, _gram=None, _gram_inverse=None)  # any alpha != 1 solves
+    assert fast._gram_inverse is None
+    np.testing.assert_allclose(fast.fold_in(liked), general.fold_in(liked), rtol=1e-5, atol=1e-6)
+    assert fast._gram_inverse is not None and general._gram_inverse is None
+
+
 def test_fold_in_is_the_als_user_step(world):
     _, _, _, data, cf, _ = world
     from implicit.cpu.als import AlternatingLeastSquares

@@ -13,7 +13,12 @@ confidence c = ``alpha`` for a liked movie, 1 - its preference 0 elsewhere):
 
     u = (YᵀY + λI + (c - 1) Σ_{i∈liked} y_i y_iᵀ)⁻¹ · c Σ_{i∈liked} y_i
 
-which is exactly what ALS computes for a training user with those interactions.
+which is exactly what ALS computes for a training user with those interactions. With the
+fitted ``alpha = 1`` (the choice on both course datasets) the middle term vanishes and the fold-in
+is linear, ``u = (YᵀY + λI)⁻¹ Σ y_i``: the inverse is computed once and each fold-in is a sum and a
+matrix-vector product. Measured in the service's online path (a known user with feedback folds
+in ~100 rated movies, twice per request: the generator's query and the policy's state), the
+solve path cost 0.2-0.3 ms per fold-in; ``tests/test_candidates.py`` holds the two paths equal.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class CFVectors:
     alpha: float
     params: dict = field(default_factory=dict)
     _gram: np.ndarray | None = field(default=None, repr=False)
+    _gram_inverse: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def dimension(self) -> int:
@@ -57,6 +63,10 @@ class CFVectors:
             factors = self.item_factors.astype(np.float64)
             self._gram = factors.T @ factors + self.regularization * np.eye(self.dimension)
         liked = self.item_factors[rows].astype(np.float64)
+        if self.alpha == 1.0:  # linear in the liked set (module docstring)
+            if self._gram_inverse is None:
+                self._gram_inverse = np.linalg.inv(self._gram)
+            return (self._gram_inverse @ liked.sum(axis=0)).astype(np.float32)
         a = self._gram + (self.alpha - 1.0) * liked.T @ liked
         b = self.alpha * liked.sum(axis=0)
         # A 128 x 128 solve is microseconds on one thread; a multithreaded BLAS on a busy machine

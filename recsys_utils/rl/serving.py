@@ -45,7 +45,7 @@ import numpy as np
 
 from ..fileio import atomic_path, atomic_write_json
 from ..paths import artifacts_dir
-from .features import ObservationLayout, TasteProjection, build_observation
+from .features import ObservationLayout, TasteProjection, build_observations
 from .world import Catalog
 
 MANIFEST = "manifest.json"
@@ -290,20 +290,24 @@ class LoadedPolicy:
                 if recent else np.zeros(layout.n_genres, dtype=np.float32)
             sims = self.item_vectors[all_pos[i]] @ taste if similarities is None else similarities[i]
             extra = self._item_features(state, all_pos[i])
-            for s in range(n_slates):
-                part = slice(s * k, min((s + 1) * k, n_cand))
-                width = part.stop - part.start
-                valid[i, s, :width] = True
-                padded = np.zeros(k, dtype=np.int64)
-                padded[:width] = all_pos[i, part]
-                sim_full = np.zeros(k, dtype=np.float32)
-                sim_full[:width] = sims[part]
-                obs[i, s] = build_observation(
-                    layout, reduced, window_counts, np.asarray(state.last_feedback, np.float32),
-                    np.asarray(state.counts, np.float32), int(state.step), sim_full,
-                    self.catalog.popularity[padded], self.catalog.genres[padded], cand_valid=valid[i, s],
-                    cand_item_features=None if extra is None else _pad(extra[part], k),
-                )
+            # Every slate of this state in one batched call: the candidates padded to a whole
+            # number of slates (padding is invalid, so its features are zeroed), the user block repeated.
+            width = n_slates * k
+            padded = np.zeros(width, dtype=np.int64)
+            padded[:n_cand] = all_pos[i]
+            sim_full = np.zeros(width, dtype=np.float32)
+            sim_full[:n_cand] = sims
+            valid[i].reshape(-1)[:n_cand] = True
+            slates = padded.reshape(n_slates, k)
+            obs[i] = build_observations(
+                layout, np.broadcast_to(reduced, (n_slates, reduced.shape[0])),
+                np.broadcast_to(window_counts, (n_slates, window_counts.shape[0])),
+                np.broadcast_to(np.asarray(state.last_feedback, np.float32), (n_slates, 3)),
+                np.broadcast_to(np.asarray(state.counts, np.float32), (n_slates, 3)), np.full(n_slates, int(state.step)),
+                sim_full.reshape(n_slates, k), self.catalog.popularity[slates], self.catalog.genres[slates],
+                cand_valid=valid[i],
+                cand_item_features=None if extra is None else _pad(extra, width).reshape(n_slates, k, -1),
+            )
         return obs, valid
 
     def observation(self, state: UserState, slate_ids: Sequence[int], similarities=None) -> tuple[np.ndarray, np.ndarray]:

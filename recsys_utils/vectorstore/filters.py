@@ -198,8 +198,14 @@ def _field_mask(columns: MetadataColumns, field: str, op: str, operand: Any) -> 
         return ~_eq_mask(columns, field, operand)
     if op in ("$in", "$nin"):
         mask = np.zeros(columns.n, dtype=bool)
+        # Numbers in one pass: a $nin of ~1,000 seen movie ids (the candidate generator's exclusion)
+        # cost ~3 ms as 1,000 separate comparisons, a tenth of that with np.isin.
+        numbers = [float(item) for item in operand if not isinstance(item, (bool, str))]
+        if numbers:
+            mask |= np.isin(columns.field(field)["numeric"], numbers)
         for item in operand:
-            mask |= _eq_mask(columns, field, item)
+            if isinstance(item, (bool, str)):
+                mask |= _eq_mask(columns, field, item)
         return mask if op == "$in" else ~mask
     if op == "$exists":
         present = columns.field(field)["present"]

@@ -65,10 +65,11 @@ _BLOCK_BYTES = 64 << 20
 class _Namespace:
     """Immutable snapshot of one namespace; mutations build a new one (copy-on-write)."""
 
-    __slots__ = ("ids", "matrix", "metadata", "rows", "_columns")
+    __slots__ = ("ids", "matrix", "metadata", "rows", "_columns", "_text_ids")
 
     def __init__(self, ids: list[str], matrix: np.ndarray, metadata: list[dict]):
         self.ids = np.asarray(ids, dtype=object)
+        self._text_ids: np.ndarray | None = None
         self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         self.metadata = metadata
         self.rows = {record_id: row for row, record_id in enumerate(ids)}
@@ -79,6 +80,14 @@ class _Namespace:
         if self._columns is None:
             self._columns = MetadataColumns(self.metadata)
         return self._columns
+
+    @property
+    def text_ids(self) -> np.ndarray:
+        """The ids as one fixed-width string array: ``query_many`` gathers from it directly (an
+        object array gathered and then converted cost ~0.1 ms per 250-id query in the service)."""
+        if self._text_ids is None:
+            self._text_ids = np.asarray(self.ids.tolist(), dtype=str) if len(self.ids) else np.empty(0, dtype=str)
+        return self._text_ids
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -218,7 +227,7 @@ class LocalVectorStore(VectorStore):
             ns = self._namespaces.get(namespace)
             if ns is None:
                 continue
-            ids = np.asarray(ns.ids.tolist(), dtype=str)
+            ids = ns.text_ids
             metadata = np.frombuffer(json.dumps(ns.metadata).encode("utf-8"), dtype=np.uint8)
             buffer = io.BytesIO()
             np.savez(buffer, ids=ids, vectors=ns.matrix, metadata=metadata)
@@ -370,13 +379,13 @@ class LocalVectorStore(VectorStore):
         top_k = check_top_k(top_k)
         queries = query_matrix(vectors, self.dimension, self.metric)  # cosine: unit rows
         n = len(queries)
-        ids_out = np.full((n, top_k), "", dtype=object)
         scores_out = np.full((n, top_k), -np.inf, dtype=np.float32)
         ns = self._namespaces.get(namespace)
         if ns is None or len(ns) == 0:
             if filter is not None:
                 filter_mask(filter, MetadataColumns([]))
-            return ids_out.astype(str), scores_out
+            return np.full((n, top_k), "", dtype=str), scores_out
+        ids_out = np.full((n, top_k), "", dtype=ns.text_ids.dtype)
         matrix, rows = self._candidates(ns, filter)
         k = min(top_k, len(matrix))
         if k > 0:
@@ -393,9 +402,9 @@ class LocalVectorStore(VectorStore):
                 order = np.argsort(-part_scores, axis=1, kind="stable")
                 best = np.take_along_axis(part, order, axis=1)
                 original = best if rows is None else rows[best]
-                ids_out[start : start + len(scores), :k] = ns.ids[original]
+                ids_out[start : start + len(scores), :k] = ns.text_ids[original]
                 scores_out[start : start + len(scores), :k] = np.take_along_axis(part_scores, order, axis=1)
-        return ids_out.astype(str), scores_out
+        return ids_out, scores_out
 
     def fetch(self, ids: Sequence[str], namespace: str = "") -> dict[str, Record]:
         ids = _check_ids(ids)
