@@ -116,6 +116,23 @@ def test_batched_scores_match_one_state_at_a_time(world, saved):
         np.testing.assert_allclose(batched[r], policy.score(states[r], ids[r])[0], rtol=1e-5, atol=1e-6)
 
 
+def test_each_slate_of_a_long_candidate_list_is_the_observation_of_that_slate_alone(world, saved):
+    """observations() builds every slate of a state in one batched call; each slate (the last one
+    padded) must be exactly what observation() builds for those candidates on their own."""
+    policy = load_policy(saved[0])
+    ids = world.catalog.movie_ids[world.pool_items[1, :23]]
+    state = policy.state_for(ids[:4], [5.0, 4.0, 3.0, 5.0], step=3, last_feedback=(1.0, 0.4, 0.0),
+                             counts=(1.0, 1.0, 1.0))
+    state.recent_movie_ids = ids[4:7].tolist()
+    obs, valid = policy.observations([state], ids[None])
+    k = policy.layout.k
+    assert obs.shape[:2] == (1, 3) and valid[0].sum() == 23
+    for s in range(3):
+        alone, alone_valid = policy.observation(state, ids[s * k:(s + 1) * k])
+        np.testing.assert_allclose(obs[0, s], alone, rtol=0, atol=1e-6)  # BLAS rounding of the similarities
+        np.testing.assert_array_equal(valid[0, s], alone_valid)
+
+
 def test_info_says_whether_the_policy_beats_the_greedy(world, saved, tmp_path):
     folder, manifest = saved
     info = load_policy(folder).info
