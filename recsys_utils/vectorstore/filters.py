@@ -113,6 +113,13 @@ def _validate_field_ops(ops: dict, where: str) -> None:
         elif op in ("$in", "$nin"):
             if not isinstance(operand, list) or not operand:
                 raise FilterError(f"{at} takes a non-empty list of strings or numbers, got {_short(operand)}")
+            if all(type(item) is int for item in operand):
+                # Plain ints (ids: the candidate generator's $nin of up to 1,000 seen movies) in one
+                # pass; only the extremes can overflow a float64.
+                for extreme in (min(operand), max(operand)):
+                    if not _finite(extreme):
+                        raise FilterError(f"{at} holds {_short(extreme)}, not a finite 64-bit number")
+                continue
             for item in operand:
                 if not (isinstance(item, str) or _is_number(item)):
                     raise FilterError(f"{at} takes strings or numbers, got {_short(item)} in {_short(operand)}")
