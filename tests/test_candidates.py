@@ -92,21 +92,35 @@ class _Recording:
         return self.store.query_many(vectors, top_k=top_k, filter=filter, namespace=namespace)
 
 
-def test_heavy_user_is_served_by_nin_filters_not_by_fetching_everything(world):
-    movies, _, _, _, _, gen = world
-    # 1,200 movies on a line: the query's 600 best are "seen", so the first window (2k+50) holds none unseen.
-    n = 1200
-    big = _movies(n)
+def _line_store(n: int):
+    """n movies on a line: a query of (0, 1) ranks them in catalogue order."""
+    movies = _movies(n)
     vectors = np.stack([np.ones(n), np.linspace(1, -1, n)], axis=1).astype(np.float32)
     store = open_store("local", name="heavy", dimension=2, metric="dotproduct", in_memory=True)
-    store.upsert(index_records(big, vectors))
-    recording = _Recording(store)
-    seen = big.movie_id.to_numpy()[:600]
+    store.upsert(index_records(movies, vectors))
+    return movies.movie_id.to_numpy(), _Recording(store)
+
+
+def test_a_user_with_many_ratings_is_served_by_one_bounded_query(world):
+    gen = world[-1]
+    ids, recording = _line_store(1200)
+    seen = ids[:600]  # the query's 600 best are seen: a window of 2k + 50 would hold none unseen
     got = gen._retrieve(recording, np.array([[0.0, 1.0]], np.float32), [seen], 5, None)[0]
-    assert got.tolist() == big.movie_id.to_numpy()[600:605].tolist()
-    assert all(top_k <= 2 * 5 + 50 for _, top_k, _ in recording.calls)
+    assert got.tolist() == ids[600:605].tolist()
+    assert [(top_k, f) for _, top_k, f in recording.calls] == [(2 * 5 + 50 + 600, None)]
+
+
+def test_heavy_user_is_served_by_nin_filters_not_by_fetching_everything(world):
+    from recsys_utils.candidates.generator import MAX_OVERFETCH
+
+    gen = world[-1]
+    ids, recording = _line_store(2400)
+    seen = ids[:1600]  # more seen than the over-fetch covers: the first window holds none unseen
+    got = gen._retrieve(recording, np.array([[0.0, 1.0]], np.float32), [seen], 5, None)[0]
+    assert got.tolist() == ids[1600:1605].tolist()
+    assert recording.calls[0][1] == 2 * 5 + 50 + MAX_OVERFETCH and recording.calls[0][2] is None
     nins = [f for _, _, f in recording.calls if f is not None]
-    assert nins and all(len(f["movie_id"]["$nin"]) <= 600 for f in nins)
+    assert nins and all(len(f["movie_id"]["$nin"]) <= 1000 for f in nins)
 
 
 def test_exclusion_filter_combines_with_user_filters():

@@ -37,10 +37,15 @@ validation and not adopted: the fold-in's confidence α in (1, 3, 10, 30) at λ 
 A free-text wish is read first (``wish.understand_wish``): its genre words become a store filter,
 titles it names ("like Inception") become liked movies.
 
-Seen movies are excluded within Pinecone's limits: one batched query of ``2k + 50`` (at most
-10,000) per user; a user whose window is mostly seen movies is asked again with a ``$nin``
-filter on the seen movies found so far (never more than ``MAX_NIN`` ids), until ``k`` unseen
-movies are found or the index is exhausted. Nothing ever fetches "k + everything rated".
+Seen movies are excluded within Pinecone's limits: one batched query of ``2k + 50`` plus a
+bounded over-fetch for the seen movies (the batch's 90th-percentile seen count, at most
+``MAX_OVERFETCH``; a single query's own count), at most 10,000 in all; a user whose window still
+holds fewer than ``k`` unseen movies is asked again with a ``$nin`` filter on the seen movies found
+so far (never more than ``MAX_NIN`` ids), until ``k`` unseen movies are found or the index is
+exhausted. Nothing ever fetches "k + everything rated" without a bound. Why the over-fetch: a
+window of ``2k + 50 + s`` holds at least ``2k + 50`` unseen movies for a user with ``s`` seen,
+so one query serves them. Without it, 18% of ml-100k's users (more than 150 ratings) needed a
+second, filtered query, which cost the service's online path ~0.5 ms each (measured there).
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ MAX_TOP_K = 10_000  # Pinecone's largest top_k
 MAX_NIN = 1_000  # ids per $nin filter we send (far inside Pinecone's filter-size limits)
 MIN_POOL = 100  # each index is asked for at least this many unseen movies, so top-10 lists do not depend on k
 WISH_TEXT_WEIGHT = 0.5  # text weight when a profile carries a free-text wish (no data to tune it on)
+MAX_OVERFETCH = 1_000  # extra window for seen movies; heavier users fall back to $nin
 PRIOR_POOL = 300  # text-only pool when a popularity prior re-ranks it (validation: 300 beat 100 on both datasets)
 
 
@@ -93,8 +99,11 @@ def exclusion_filter(filters: dict | None, excluded_ids: Sequence[int]) -> dict 
     return clause if not filters else {"$and": [filters, clause]}
 
 
-def _fetch_size(n: int) -> int:
-    return min(MAX_TOP_K, 2 * n + 50)
+def _fetch_size(n: int, seen_counts: Sequence[int] = ()) -> int:
+    """``2n + 50`` plus the bounded over-fetch for seen movies (module docstring)."""
+    counts = sorted(seen_counts)  # the 90th percentile ("higher"); np.percentile costs 70 us per call
+    extra = int(counts[int(np.ceil(0.9 * (len(counts) - 1)))]) if counts else 0
+    return min(MAX_TOP_K, 2 * n + 50 + min(extra, MAX_OVERFETCH))
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -150,6 +159,7 @@ class CandidateGenerator:
         self.cold_popularity_weight = float(cold_popularity_weight)
         self.text_popularity_weight = float(text_popularity_weight)
         self.genres = tuple(genres)
+        self._parse_ids = CatalogueIds(self.movie_ids)
 
     # ------------------------------------------------------------------ public interface
     @property
@@ -297,9 +307,8 @@ class CandidateGenerator:
         order = np.lexsort((ids, -score))[:k]
         return Candidates(ids[order], score[order])
 
-    @staticmethod
-    def _retrieve(store, vectors, seen, n, filters) -> list[np.ndarray]:
-        return [ids for ids, _ in unseen_top(store, vectors, seen, n, filters)]
+    def _retrieve(self, store, vectors, seen, n, filters) -> list[np.ndarray]:
+        return [ids for ids, _ in unseen_top(store, vectors, seen, n, filters, self._parse_ids)]
 
     # ------------------------------------------------------------------ helpers
     def _user_rows(self, user_ids) -> np.ndarray:
@@ -333,37 +342,60 @@ def _check_k(k) -> None:
         raise ValueError(f"k={k} is more than one index query can return (top_k <= {MAX_TOP_K})")
 
 
-def _as_ids(row: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class CatalogueIds:
+    """The stores' string ids -> int64 movie ids, by binary search in the catalogue's ids as text.
+
+    Why not ``astype(np.int64)``: numpy's string-to-int cast measured ~0.1 ms per 300 ids here, a
+    tenth of a service request with two index queries; the search takes a quarter of that. An id
+    outside the catalogue falls back to the cast."""
+
+    def __init__(self, movie_ids):
+        text = np.asarray([str(int(m)) for m in movie_ids]) if len(movie_ids) else np.empty(0, dtype=str)
+        order = np.argsort(text, kind="stable")
+        self.text, self.ids = text[order], np.asarray(movie_ids, dtype=np.int64)[order]
+
+    def __call__(self, text_ids: np.ndarray) -> np.ndarray:
+        if text_ids.size == 0 or self.text.size == 0:
+            return text_ids.astype(np.int64)
+        pos = np.minimum(np.searchsorted(self.text, text_ids), self.text.size - 1)
+        if np.array_equal(self.text[pos], text_ids):
+            return self.ids[pos]
+        return text_ids.astype(np.int64)
+
+
+def _as_ids(row: np.ndarray, scores: np.ndarray, parse=None) -> tuple[np.ndarray, np.ndarray]:
     row = np.asarray(row)
     present = row != ""
-    return row[present].astype(np.int64), np.asarray(scores, dtype=np.float32)[present]
+    ids = row[present]
+    return (ids.astype(np.int64) if parse is None else parse(ids)), np.asarray(scores, dtype=np.float32)[present]
 
 
 def unseen_top(store, vectors: np.ndarray, seen: Sequence[np.ndarray], n: int,
-               filters: dict | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+               filters: dict | None = None, parse_ids=None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Top-``n`` ``(movie_ids, scores)`` per query vector, none of them in that query's ``seen``.
 
-    One batched query of ``2n + 50`` per vector; a query whose window holds fewer than ``n``
-    unseen movies is asked again with ``$nin`` of the seen movies found so far (see the module
-    docstring), so ``top_k`` stays <= 10,000 and no filter holds more than ``MAX_NIN`` ids.
+    One batched query of ``2n + 50`` plus the bounded over-fetch per vector; a query whose
+    window holds fewer than ``n`` unseen movies is asked again with ``$nin`` of the seen movies
+    found so far (see the module docstring), so ``top_k`` stays <= 10,000 and no filter holds
+    more than ``MAX_NIN`` ids.
     """
     vectors = np.asarray(vectors, dtype=np.float32)
     if len(seen) != len(vectors):
         raise ValueError(f"{len(vectors)} query vectors but {len(seen)} seen lists; give one per query")
-    top_k = _fetch_size(n)
+    top_k = _fetch_size(n, [len(s) for s in seen])
     ids, scores = store.query_many(vectors, top_k=top_k, filter=filters)
     out = []
     for row, user_seen in enumerate(seen):
-        found, found_scores = _as_ids(ids[row], scores[row])
+        found, found_scores = _as_ids(ids[row], scores[row], parse_ids)
         is_seen = np.isin(found, user_seen)
         if (~is_seen).sum() >= n or found.size < top_k:
             out.append((found[~is_seen][:n], found_scores[~is_seen][:n]))
         else:
-            out.append(_unseen_excluding(store, vectors[row], user_seen, found[is_seen], n, filters))
+            out.append(_unseen_excluding(store, vectors[row], user_seen, found[is_seen], n, filters, parse_ids))
     return out
 
 
-def _unseen_excluding(store, vector, user_seen, seen_found, n, filters):
+def _unseen_excluding(store, vector, user_seen, seen_found, n, filters, parse_ids=None):
     """Ask again with ``$nin`` of the seen movies found so far, until ``n`` unseen ones come back."""
     excluded = np.asarray(seen_found, dtype=np.int64)
     while True:
@@ -371,7 +403,7 @@ def _unseen_excluding(store, vector, user_seen, seen_found, n, filters):
         top_k = MAX_TOP_K if capped else _fetch_size(n)
         ids, scores = store.query_many(vector[None, :], top_k=top_k,
                                        filter=exclusion_filter(filters, excluded[:MAX_NIN]))
-        found, found_scores = _as_ids(ids[0], scores[0])
+        found, found_scores = _as_ids(ids[0], scores[0], parse_ids)
         if np.isin(found, excluded[:MAX_NIN]).any():
             raise ValueError(f"the {getattr(store, 'name', '?')!r} index ignored a movie_id $nin filter; its records "
                              "need a numeric 'movie_id' metadata field (build them with candidates.index_records)")
