@@ -118,6 +118,11 @@ def test_lesson_figures_carry_intervals_and_count_what_the_check_rejected():
     assert figures["latency_s"]["mean"] == 3.5 and figures["latency_s"]["ci"][0] < 3.5 < figures["latency_s"]["ci"][1]
     assert figures["tokens_per_s"] == 160 / 14
     assert l05.violation_kinds(batch) == {"year": 2, "title": 1}
+    assert l05.kinds_sentence(l05.violation_kinds(batch)).endswith(
+        ": 2 stated a wrong year; 1 named a title not in the facts.")
+    assert l05.kinds_sentence({}) == "No draft was rejected for an unsupported claim."
+    assert l05.checks_sentence({"facts_block_intact": True, "system_prompt_unchanged": False}) == \
+        "facts block intact: yes; system prompt unchanged: NO."
     assert l05.rate_with_ci(0, 0)["rate"] is None
     long = " ".join(f"word{i}" for i in range(300))
     assert l05.wrap(long).split() == long.split()  # wrapped in full, never cut

@@ -196,6 +196,24 @@ def violation_kinds(explanations: list[Explanation]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
+KIND_WORDS = {"title": "named a title not in the facts", "genre": "gave the movie a genre it lacks",
+              "year": "stated a wrong year", "number": "stated a number not in the facts",
+              "injection": "obeyed an instruction inside the facts", "empty": "said nothing"}
+
+
+def kinds_sentence(kinds: dict[str, int]) -> str:
+    """``violation_kinds`` as a sentence ("...: 17 named a title not in the facts; 2 stated a wrong year.")."""
+    if not kinds:
+        return "No draft was rejected for an unsupported claim."
+    parts = [f"{count} {KIND_WORDS.get(kind, kind)}" for kind, count in kinds.items()]
+    return "Rejected drafts, by kind of unsupported claim (a draft may have several): " + "; ".join(parts) + "."
+
+
+def checks_sentence(checks: dict[str, bool]) -> str:
+    """A dict of named yes/no checks as one line a reader can scan: "system prompt unchanged: yes; ..."."""
+    return "; ".join(f"{name.replace('_', ' ')}: {'yes' if ok else 'NO'}" for name, ok in checks.items()) + "."
+
+
 def interval_sentence(name: str, figure: dict, percent: bool = True) -> str:
     if figure.get("rate") is None:
         return f"{name}: no drafts to measure."
