@@ -340,19 +340,18 @@ def targets_report(runs: dict[int, list[dict]]) -> str:
         add(f"throughput 2 workers / 1 worker at {TARGET_CLIENTS} clients",
             [two[TARGET_CLIENTS]["rps"] / one[TARGET_CLIENTS]["rps"] for one, two in zip(runs[1], runs[2], strict=True)],
             TARGET_SCALING, below=False, unit="x")
-        # Why 2 workers cannot double here: client and server share the cores. One worker serves at
-        # most 1 / s requests per ms (s: its CPU per request); two cores shared with the client, which
-        # spends c per request, at most 2 / (s + c); so the ratio is at most 2s / (s + c).
-        c = [r[TARGET_CLIENTS]["client_share"] / max(1 - r[TARGET_CLIENTS]["client_share"], 1e-9)
-             * r[TARGET_CLIENTS]["server_cpu_per_request"] for r in runs[1]]
-        s_one = [r[TARGET_CLIENTS]["server_cpu_per_request"] for r in runs[1]]
-        s_two = [r[TARGET_CLIENTS]["server_cpu_per_request"] for r in runs[2]]
-        cores = os.cpu_count() or 1
-        bound = [min(cores, 2) * s1 / (s1 + cc) for s1, cc in zip(s_one, c, strict=True)]
-        lines.append(f"  the machine's bound on that ratio, {min(cores, 2)} cores shared with the load generator: "
-                     f"{np.median(bound):.2f}x (server {np.median(s_one):.2f} ms and client {np.median(c):.2f} ms "
-                     f"of CPU per request at 1 worker); with 2 workers the server used {np.median(s_two):.2f} ms "
-                     f"per request")
+        # Why 2 workers cannot double here: client and server share the cores. The cores each side
+        # used say whether one worker was already using a whole core, and what was left for a second.
+        def median_of(reps, key):
+            return float(np.median([r[TARGET_CLIENTS][key] for r in reps]))
+
+        for w in (1, 2):
+            reps = runs[w]
+            server = np.median([r[TARGET_CLIENTS]["server_cpu_per_request"] * r[TARGET_CLIENTS]["rps"] / 1000
+                                for r in reps])
+            share = median_of(reps, "client_share")
+            lines.append(f"  CPU used at {TARGET_CLIENTS} clients, {w} worker(s): server {server:.2f} cores, load "
+                         f"generator {server * share / max(1 - share, 1e-9):.2f} cores, of {os.cpu_count()}")
     return "\n".join(lines)
 
 

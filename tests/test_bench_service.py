@@ -1,0 +1,50 @@
+"""benchmarks/bench_service.py runs end to end (synthetic world, short levels) and reports its
+targets from medians over repeats; the figures themselves are the benchmark's, not a test's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_service  # noqa: E402
+
+
+def _row(rps: float, p99: float, cold_p99: float, share: float = 0.15) -> dict:
+    return {"cold": {"p99": cold_p99}, 1: {"cpu_p50": 0.6},
+            32: {"rps": rps, "p99": p99, "server_cpu_per_request": 0.6, "client_share": share}}
+
+
+def test_targets_read_the_median_of_the_repeats_and_print_their_range():
+    runs = {1: [_row(1000, 40, 50), _row(1200, 60, 50), _row(1100, 45, 200)],
+            2: [_row(1500, 30, 30), _row(2400, 30, 30), _row(2200, 30, 30)]}
+    report = bench_service.targets_report(runs)
+    assert "p99 at 32 clients, 1 worker(s): 45.00 ms (target <= 50 ms) meets [range 40.00-60.00 over 3 runs]" in report
+    # ratios per repeat: 1.5, 2.0, 2.0 -> median 2.0
+    assert "throughput 2 workers / 1 worker at 32 clients: 2.00x (target >= 1.6x) meets [range 1.50-2.00" in report
+    assert "cold-pass p99 / steady p99, 1 worker(s): 1.25x" in report  # 1.25, 0.83, 4.44
+    one_run = bench_service.targets_report({1: [_row(1000, 70, 50)], 2: [_row(1400, 30, 30)]})
+    assert "70.00 ms (target <= 50 ms) misses by 20.00 ms" in one_run and "range" not in one_run
+    assert "1.40x (target >= 1.6x) misses by 0.20x" in one_run
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_against_two_workers_and_prints_how_connections_were_spread():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_service.py", "--synthetic", "--seconds", "0.5", "--clients", "1,32",
+         "--workers", "1,2"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "throughput 2 workers / 1 worker at 32 clients" in out and "CPU used at 32 clients, 2 worker(s)" in out
+    two_worker_rows = [line for line in out.splitlines() if line.strip().startswith("32") and "/" in line.split()[-1]]
+    assert two_worker_rows, out
+    for line in two_worker_rows:
+        split = [int(x) for x in line.split()[-1].split("/")]
+        assert len(split) == 2 and sum(split) == 32 and min(split) >= 6, line
