@@ -113,3 +113,21 @@ def test_headlines_are_recorded(recorded):
 
 def test_figures_are_saved(recorded):
     assert {"metric_bars", "recall_at_k", "popularity_bias"} <= set(recorded["figures"])
+
+
+def test_a_verdict_sentence_never_contradicts_the_interval_it_prints():
+    """An unadjusted interval that excludes 0 with a Holm-adjusted p above 0.05 was printed as
+    "not distinguishable" beside "95% CI +0.0007 to +0.009"; the sentence now says both."""
+    from recsys_utils.lessons.l03_findings import comparison_sentence
+
+    row = {"reference": "random", "mean_diff": 0.004, "ci_low": 0.0007, "ci_high": 0.009, "p_holm": 0.0744,
+           "significant": False}
+    sentence = comparison_sentence("rrf", row)
+    assert "not distinguishable" not in sentence
+    assert sentence.startswith("rrf is ahead of random on nDCG@10 by its own interval, but not once corrected")
+    crossing = {**row, "ci_low": -0.002, "p_holm": 0.4}
+    assert comparison_sentence("rrf", crossing).startswith("rrf and random are not distinguishable")
+    behind = {**row, "mean_diff": -0.004, "ci_low": -0.009, "ci_high": -0.0007}
+    assert comparison_sentence("rrf", behind).startswith("rrf is behind random")
+    significant = {**row, "p_holm": 0.01, "significant": True}
+    assert comparison_sentence("rrf", significant).startswith("rrf beats random")

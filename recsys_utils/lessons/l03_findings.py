@@ -22,6 +22,12 @@ def comparison_sentence(system: str, row, metric: str = "nDCG@10") -> str:
         return f"{system} beats {reference} on {metric} ({detail})."
     if row["significant"] and row["mean_diff"] < 0:
         return f"{system} falls below {reference} on {metric} ({detail})."
+    if row["ci_low"] > 0 or row["ci_high"] < 0:
+        # The interval is this comparison's alone; the verdict corrects for all of the lesson's
+        # comparisons. Say both, so the sentence never contradicts the interval it prints.
+        side = "ahead of" if row["ci_low"] > 0 else "behind"
+        return (f"{system} is {side} {reference} on {metric} by its own interval, but not once corrected for the "
+                f"lesson's other comparisons, so we do not call it ({detail}).")
     return f"{system} and {reference} are not distinguishable on {metric} ({detail})."
 
 
