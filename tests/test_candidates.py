@@ -25,6 +25,7 @@ from recsys_utils.candidates import (
 )
 from recsys_utils.candidates import build as build_module
 from recsys_utils.candidates.build import _memory_stores, index_records
+from recsys_utils.candidates.generator import unseen_top
 from recsys_utils.constants import ITEM_COL, USER_COL
 from recsys_utils.vectorstore import open_store
 
@@ -181,6 +182,85 @@ def test_cold_start_profile_excludes_liked_and_follows_taste(world):
         gen.for_user(999_999, 5)
 
 
+@pytest.fixture(scope="module")
+def neighbour_store(world):
+    movies, _, _, _, cf, _ = world
+    return build_module.ensure_cf_index(movies, cf, backend="local", in_memory=True, metric="cosine")
+
+
+def test_neighbour_index_ranks_by_summed_cosine_to_the_liked_titles(world, neighbour_store):
+    movies, _, _, _, cf, _ = world
+    assert neighbour_store.metric == "cosine" and neighbour_store.count() == cf.known_items.size
+    liked_rows = np.array([3, 10, 42])
+    norms = np.linalg.norm(cf.item_factors, axis=1, keepdims=True)
+    unit = np.where(norms > 0, cf.item_factors / np.maximum(norms, 1e-30), 0.0)
+    exact = (unit @ unit[liked_rows].T).sum(axis=1)
+    exact[liked_rows] = -np.inf
+    expected = movies.movie_id.to_numpy()[np.argsort(-exact, kind="stable")[:10]]
+    ((ids, _),) = unseen_top(neighbour_store, cf.neighbour_query(liked_rows)[None, :],
+                             [movies.movie_id.to_numpy()[liked_rows]], 10)
+    np.testing.assert_array_equal(ids, expected)
+
+
+def test_one_liked_title_is_answered_with_its_neighbours_not_the_popular_fold_in(world, neighbour_store):
+    """A fold-in of one title leans on the popular movies; its cosine neighbours are the films the
+    same people rated (planted here as the title's group)."""
+    movies, vectors, train, _, cf, gen = world
+    group = movies.title.str.extract(r"group (\d+)")[0].astype(int).to_numpy()
+    counts = train.movie_id.value_counts().reindex(movies.movie_id).fillna(0).to_numpy()
+    titles = movies.movie_id.to_numpy()[counts >= 3]
+    neighbours = build_generator(movies, train, vectors, cf, gen.cf_store, gen.text_store, neighbour_store=neighbour_store,
+                                 single_text_weight=0.0, single_neighbour_share=1.0)
+
+    def same_group_and_popularity(generator):
+        share, median_count = [], []
+        for m in titles:
+            rows = np.searchsorted(movies.movie_id, generator.for_profile([int(m)], k=10).movie_ids)
+            share.append((group[rows] == group[np.searchsorted(movies.movie_id, m)]).mean())
+            median_count.append(np.median(counts[rows]))
+        return np.mean(share), np.mean(median_count)
+
+    fold_share, fold_count = same_group_and_popularity(gen)  # neighbour share 0: the fold-in alone
+    nbr_share, nbr_count = same_group_and_popularity(neighbours)
+    assert nbr_share >= 0.9 and nbr_share >= fold_share + 0.1
+    assert nbr_count < fold_count
+    # several titles keep the multi-title choice (share 0 here): the same list as without the index
+    liked = movies.movie_id.to_numpy()[:3]
+    np.testing.assert_array_equal(neighbours.for_profile(liked, k=10).movie_ids, gen.for_profile(liked, k=10).movie_ids)
+
+
+def test_validation_fusion_matches_what_the_generator_serves(world, neighbour_store):
+    """select_fusion scores every (w, ν, β) from one pool per profile; at ν = 0 that must be the
+    list a generator without the neighbour index returns, and the cached z-scores must give the
+    same list as fuse."""
+    from recsys_utils.candidates.generator import _without_neighbours, fuse_neighbours, neighbour_parts
+
+    movies, vectors, train, _, cf, gen = world
+    with_nbr = build_generator(movies, train, vectors, cf, gen.cf_store, gen.text_store, neighbour_store=neighbour_store)
+    liked = movies.movie_id.to_numpy()[[5, 17, 60, 90]]
+    rows = np.searchsorted(movies.movie_id, liked)
+    text = vectors[rows].mean(axis=0)
+    text /= np.linalg.norm(text)
+    full = with_nbr._pool(cf.fold_in(rows), text, liked, 10, None, 0.5, cf.neighbour_query(rows))
+    plain = gen._pool(cf.fold_in(rows), text, liked, 10, None, 0.5)
+    assert full["movie_ids"].size > plain["movie_ids"].size  # the neighbour list adds movies
+    np.testing.assert_array_equal(_without_neighbours(full)["movie_ids"], plain["movie_ids"])
+    parts = neighbour_parts(full)
+    for w in (0.0, 0.3, 1.0):
+        for beta in (0.0, 1.0):
+            a, b = gen.fuse(full, w, 10, beta, 0.0), gen.fuse(plain, w, 10, beta)
+            np.testing.assert_array_equal(a.movie_ids, b.movie_ids)
+            for share in (0.5, 1.0):
+                a, b = gen.fuse(full, w, 10, beta, share), fuse_neighbours(full, parts, w, 10, beta, share)
+                np.testing.assert_array_equal(a.movie_ids, b.movie_ids)
+    served = with_nbr.for_profile(liked, k=10, text_weight=0.3, neighbour_share=0.5)
+    np.testing.assert_array_equal(served.movie_ids, gen.fuse(full, 0.3, 10, 0.0, 0.5).movie_ids)
+    with pytest.raises(ValueError, match="neighbour_store"):
+        build_generator(movies, train, vectors, cf, gen.cf_store, gen.text_store, single_neighbour_share=0.5)
+    with pytest.raises(ValueError, match="neighbour"):
+        gen.for_profile(liked, k=10, neighbour_share=0.5)
+
+
 def test_wish_only_profile_uses_the_text_index(world):
     movies, vectors, train, data, cf, gen = world
     gen.encode = lambda texts: vectors[[7]]  # the wish "means" movie 8's text vector
@@ -234,7 +314,8 @@ def test_cache_is_reused_and_rebuilt_when_the_ratings_change(world, tmp_path, mo
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(build_module, "BUDGETS", {"smoke": {"factors": (8,), "regularization": (1.0,),
                                                             "text_weights": (0.0, 0.5),
-                                                            "popularity_weights": (0.0, 1.0)}})
+                                                            "popularity_weights": (0.0, 1.0),
+                                                            "neighbour_shares": (0.0, 1.0)}})
     text_store = open_store("local", name="text", dimension=vectors.shape[1], in_memory=True)
     text_store.upsert(index_records(movies, vectors))
     monkeypatch.setattr(build_module, "_text_source", lambda *a: (text_store, vectors, None, "test"))
@@ -254,6 +335,11 @@ def test_cache_is_reused_and_rebuilt_when_the_ratings_change(world, tmp_path, mo
     second = build_module.ensure_candidate_generator(data, Splits, seed=1, backend="local", budget="smoke")
     assert (first.report["cache"], second.report["cache"]) == ("built", "loaded")
     np.testing.assert_array_equal(first.cf.item_factors, second.cf.item_factors)
+    # the cold-start choices (text weight, neighbour share, single-title ones) survive the cache
+    for name in ("cold_text_weight", "cold_neighbour_share", "single_text_weight", "single_neighbour_share"):
+        assert getattr(first, name) == getattr(second, name)
+    assert len(first.report["validation_single_ndcg"]) == 2 * 2  # text weights x neighbour shares
+    assert (second.neighbour_store is None) == (max(second.cold_neighbour_share, second.single_neighbour_share) == 0)
     assert (tmp_path / "artifacts" / "candidates" / "synthetic-seed1-smoke" / "manifest.json").exists()
     Splits.train_ratings = train.iloc[:-30]
     third = build_module.ensure_candidate_generator(data, Splits, seed=1, backend="local", budget="smoke")

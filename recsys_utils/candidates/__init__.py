@@ -3,11 +3,11 @@
     from recsys_utils.candidates import ensure_candidate_generator
     gen = ensure_candidate_generator(data, splits, seed=42, backend="auto", budget="full")
     gen.for_user(user_id, k=50)                    # known user: CF + text indexes, fused
-    gen.for_profile(liked_movie_ids=[...], wish="a sci-fi thriller", k=50)   # cold start
+    gen.for_profile(liked_movie_ids=[...], wish="a sci-fi thriller", k=50)   # cold start: fold-in, neighbours, text
     gen.match_titles(["Star Wars"])                # typed titles -> movie ids, like /movies/search
 
 See ``generator`` for the retrieval and fusion, ``collaborative`` for the ALS vectors and the
-cold-start fold-in, ``build`` for the validation choices, the cache and the indexes.
+cold-start fold-in and liked-title neighbours, ``build`` for the validation choices, the cache and the indexes.
 """
 
 from ..data.titles import TitleIndex, fold_title

@@ -5,15 +5,17 @@
 1. **Validation carved out of training** (``splits.temporal_holdout`` of the training ratings;
    the test set plays no part). On it: the ALS grid (factors x regularisation) by nDCG@10; then
    the known-user text weight of the fusion, the cold-start text weight jointly with the
-   cold-start popularity prior, and the text-only popularity prior, each by nDCG@10 over a small
-   grid (0 always in it), through in-memory indexes of the validation fit.
+   cold-start neighbour share and popularity prior (for profiles of 3-5 titles, then text weight
+   and neighbour share again for profiles of one title), and the text-only popularity prior, each
+   by nDCG@10 over a small grid (0 always in it), through in-memory indexes of the validation fit.
 2. **Final fit** of the chosen ALS on all training ratings.
 3. **Cache** under ``data/artifacts/candidates/<dataset>-seed<seed>-<budget>/``: ``vectors.npz``
    and ``manifest.json`` (version, data checksums, split checksum, seed, budget, text source,
    choices, validation tables), both written atomically, manifest last. A manifest that does
    not match the inputs means stale: everything is rebuilt.
-4. **Indexes**: the ALS item factors in their own ``dotproduct`` index (``movies-cf-<f>``),
-   the text vectors in lesson 02's cosine index; each skipped when its content hash matches.
+4. **Indexes**: the ALS item factors in their own ``dotproduct`` index (``movies-cf-<f>``) and,
+   when a neighbour share above 0 was chosen, in a ``cosine`` one (``movies-cf-cos-<f>``); the
+   text vectors in lesson 02's cosine index; each skipped when its content hash matches.
 """
 
 from __future__ import annotations
@@ -35,22 +37,30 @@ from ..paths import artifacts_dir
 from ..vectorstore import open_store, open_store_rebuilding
 from .collaborative import CFVectors, fit_cf_vectors
 from .evaluate import cold_start_profiles, ranked_columns
-from .generator import PRIOR_POOL, CandidateGenerator
+from .generator import (
+    MIN_POOL,
+    PRIOR_POOL,
+    CandidateGenerator,
+    _without_neighbours,
+    fuse_neighbours,
+    neighbour_parts,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["BUDGETS", "build_generator", "candidates_dir", "ensure_candidate_generator", "ensure_cf_index",
            "index_records", "select_fusion"]
 
-VERSION = "3"
+VERSION = "4"  # 4: cold-start neighbour shares (cosine CF index) and single-title weights
 # popularity_weights: the prior's β (generator module docstring); 0 keeps a pure CF/text ranking.
+# neighbour_shares: ν, the cold-start CF part's share given to the liked titles' cosine neighbours.
 BUDGETS = {
     "full": {"factors": (64, 128), "regularization": (0.01, 1.0, 10.0),
              "text_weights": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0),
-             "popularity_weights": (0.0, 0.25, 0.5, 1.0, 2.0)},
+             "popularity_weights": (0.0, 0.25, 0.5, 1.0, 2.0), "neighbour_shares": (0.0, 0.5, 1.0)},
     # smoke: the same ALS setting lesson 03's small grid tries, so the two stay comparable
     "smoke": {"factors": (128,), "regularization": (1.0, 10.0), "text_weights": (0.0, 0.1, 0.3, 1.0),
-              "popularity_weights": (0.0, 0.5, 1.0, 2.0)},
+              "popularity_weights": (0.0, 0.5, 1.0, 2.0), "neighbour_shares": (0.0, 0.5, 1.0)},
 }
 VALIDATION_FRACTION = 0.2
 
@@ -103,7 +113,9 @@ def _interactions(train_ratings: pd.DataFrame, movie_ids: np.ndarray):
 def build_generator(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vectors: np.ndarray, cf: CFVectors,
                     cf_store, text_store, text_weight: float = 0.0, cold_text_weight: float = 0.0, encode=None,
                     title_counts: np.ndarray | None = None, report: dict | None = None,
-                    cold_popularity_weight: float = 0.0, text_popularity_weight: float = 0.0) -> CandidateGenerator:
+                    cold_popularity_weight: float = 0.0, text_popularity_weight: float = 0.0,
+                    neighbour_store=None, cold_neighbour_share: float = 0.0, single_text_weight: float | None = None,
+                    single_neighbour_share: float = 0.0) -> CandidateGenerator:
     """A generator over ``movies`` (sorted by id, row-aligned with ``text_vectors``)."""
     from ..embeddings import user_embeddings
 
@@ -119,7 +131,9 @@ def build_generator(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vect
     return CandidateGenerator(movie_ids, cf, text_vectors, user_text, _seen_lists(train_ratings, users), cf_store,
                               text_store, titles, text_weight, cold_text_weight, encode, report,
                               popularity=train_counts, cold_popularity_weight=cold_popularity_weight,
-                              text_popularity_weight=text_popularity_weight, genres=genres)
+                              text_popularity_weight=text_popularity_weight, genres=genres,
+                              neighbour_store=neighbour_store, cold_neighbour_share=cold_neighbour_share,
+                              single_text_weight=single_text_weight, single_neighbour_share=single_neighbour_share)
 
 
 def _memory_stores(movies: pd.DataFrame, cf: CFVectors, text_vectors: np.ndarray):
@@ -128,6 +142,13 @@ def _memory_stores(movies: pd.DataFrame, cf: CFVectors, text_vectors: np.ndarray
     text_store = open_store("local", name="text-validation", dimension=text_vectors.shape[1], in_memory=True)
     text_store.upsert(index_records(movies, text_vectors))
     return cf_store, text_store
+
+
+def _memory_neighbour_store(movies: pd.DataFrame, cf: CFVectors):
+    """The ALS item factors in an in-memory ``cosine`` index (the liked titles' neighbours)."""
+    store = open_store("local", name="cf-cosine-validation", dimension=cf.dimension, metric="cosine", in_memory=True)
+    store.upsert(index_records(movies, cf.item_factors, cf.known_items))
+    return store
 
 
 # ------------------------------------------------------------------------------------------
@@ -164,7 +185,8 @@ def select_fusion(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vector
     cf = fitted[best_als]
 
     cf_store, text_store = _memory_stores(movies, cf, text_vectors)
-    gen = build_generator(movies, fit_part, text_vectors, cf, cf_store, text_store)
+    gen = build_generator(movies, fit_part, text_vectors, cf, cf_store, text_store,
+                          neighbour_store=_memory_neighbour_store(movies, cf))
     pools = gen.pools(rows, k, text_weight=0.5)
     known = {}
     for weight in grid["text_weights"]:
@@ -172,21 +194,53 @@ def select_fusion(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vector
         known[float(weight)] = ndcg(ranked_columns(lists, movie_ids, k))
     text_weight = max(known, key=known.get)
 
-    profiles = cold_start_profiles(fit_part, vdata.user_ids[rows], seed=seed)
-    cold_rows = rows[np.isin(vdata.user_ids[rows], np.fromiter(profiles, dtype=np.int64))]
-    cold, cold_users = {}, {}
-    cold_pools = [gen._pool(cf.fold_in(np.searchsorted(movie_ids, liked)), _mean_unit(text_vectors, movie_ids, liked),
-                            liked, k, None, 0.5) for liked in (profiles[int(u)] for u in vdata.user_ids[cold_rows])]
-    for weight in grid["text_weights"]:
-        for beta in grid["popularity_weights"]:
-            lists = [gen.fuse(p, weight, k, beta) for p in cold_pools]
-            name = f"w={float(weight)}, beta={float(beta)}"
-            cold_users[name] = per_user(ranked_columns(lists, movie_ids, k), cold_rows)
-            cold[name] = float(np.nanmean(cold_users[name]))
-    plain = [f"w={float(w)}, beta=0.0" for w in grid["text_weights"]]
+    shares = grid.get("neighbour_shares", (0.0,))
+
+    def profile_pools(sizes):
+        profiles = cold_start_profiles(fit_part, vdata.user_ids[rows], sizes=sizes, seed=seed)
+        kept = rows[np.isin(vdata.user_ids[rows], np.fromiter(profiles, dtype=np.int64))]
+        liked = [profiles[int(u)] for u in vdata.user_ids[kept]]
+        liked_rows = [np.searchsorted(movie_ids, films) for films in liked]
+        # what gen._pool asks per profile, in one batched query per index
+        queries = {"cf": np.stack([cf.fold_in(r) for r in liked_rows]),
+                   "text": np.stack([_mean_unit(text_vectors, movie_ids, films) for films in liked]),
+                   "nbr": np.stack([cf.neighbour_query(r) for r in liked_rows])}
+        stores = {"cf": gen.cf_store, "text": gen.text_store, "nbr": gen.neighbour_store}
+        lists = {name: gen._retrieve(stores[name], queries[name], liked, max(k, MIN_POOL), None) for name in stores}
+        pools = [gen._score_pool(queries["cf"][i], queries["text"][i], lists["cf"][i], lists["text"][i],
+                                 queries["nbr"][i], lists["nbr"][i]) for i in range(len(liked))]
+        return kept, pools
+
+    def cold_table(kept, pools, betas):
+        per, means = {}, {}
+        # the same fusion as gen.fuse, with each pool's z-scores computed once for the whole grid
+        plain_pools = [_without_neighbours(p) if p.get("nbr_order") is not None else p for p in pools]
+        parts = [neighbour_parts(p) for p in pools] if max(shares) > 0 else None
+        for weight in grid["text_weights"]:
+            for share in shares:
+                for beta in betas:
+                    name = f"w={float(weight)}, nu={float(share)}, beta={float(beta)}"
+                    if share > 0:
+                        lists = [fuse_neighbours(p, z, weight, k, beta, share) for p, z in zip(pools, parts, strict=True)]
+                    else:
+                        lists = [gen.fuse(p, weight, k, beta) for p in plain_pools]
+                    per[name] = per_user(ranked_columns(lists, movie_ids, k), kept)
+                    means[name] = float(np.nanmean(per[name]))
+        return per, means
+
+    # profiles of 3-5 titles (the target's protocol): text weight w, neighbour share nu, prior beta
+    cold_rows, cold_pools = profile_pools((3, 4, 5))
+    cold_users, cold = cold_table(cold_rows, cold_pools, grid["popularity_weights"])
+    plain = [f"w={float(w)}, nu=0.0, beta=0.0" for w in grid["text_weights"]]
     cold_choice = _one_se_choice(cold_users, max(plain, key=cold.get))
-    cold_weight, cold_beta = (float(part.split("=")[1]) for part in cold_choice.split(", "))
-    cold_by_weight = {float(w): cold[f"w={float(w)}, beta=0.0"] for w in grid["text_weights"]}
+    cold_weight, cold_share, cold_beta = _parse_choice(cold_choice)
+    cold_by_weight = {float(w): cold[f"w={float(w)}, nu=0.0, beta=0.0"] for w in grid["text_weights"]}
+
+    # profiles of one title (the design's "loved Inception"): w and nu again, at the chosen beta
+    single_rows, single_pools = profile_pools((1,))
+    single_users, single = cold_table(single_rows, single_pools, (cold_beta,))
+    plain = [f"w={float(w)}, nu=0.0, beta={float(cold_beta)}" for w in grid["text_weights"]]
+    single_weight, single_share, _ = _parse_choice(_one_se_choice(single_users, max(plain, key=single.get)))
 
     text_pools = gen.pools(rows, PRIOR_POOL, text_weight=1.0)
     text_users = {float(beta): per_user(ranked_columns([gen.fuse(p, 1.0, k, beta) for p in text_pools], movie_ids, k))
@@ -196,14 +250,22 @@ def select_fusion(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vector
     return {"als": cf.params | {"seed": seed}, "als_choice": best_als, "validation_als_ndcg": als_scores,
             "text_weight": text_weight, "validation_text_weight_ndcg": known,
             "cold_text_weight": cold_weight, "validation_cold_text_weight_ndcg": cold_by_weight,
-            "cold_popularity_weight": cold_beta, "validation_cold_ndcg": cold,
+            "cold_popularity_weight": cold_beta, "validation_cold_ndcg": cold, "cold_neighbour_share": cold_share,
+            "single_text_weight": single_weight, "single_neighbour_share": single_share,
+            "validation_single_ndcg": single, "validation_single_users": int(single_rows.size),
             "text_popularity_weight": text_beta, "validation_text_popularity_weight_ndcg": text_prior,
             "validation_users": int(rows.size), "validation_cold_users": int(cold_rows.size)}
 
 
+def _parse_choice(name: str) -> tuple[float, ...]:
+    """``"w=0.5, nu=0.0, beta=0.0"`` -> ``(0.5, 0.0, 0.0)``."""
+    return tuple(float(part.split("=")[1]) for part in name.split(", "))
+
+
 def _one_se_choice(per_user: dict, plain):
-    """The best setting if it beats ``plain`` (the setting without the prior) by more than one
-    standard error of the paired per-user difference, else ``plain``.
+    """The best setting if it beats ``plain`` (the best setting without the prior and, for
+    cold-start profiles, without the neighbours) by more than one standard error of the paired
+    per-user difference, else ``plain``.
 
     Why: the validation surface over (w, β) is flat (ml-100k: 0.086-0.089 over 35 cells), so the
     plain argmax picks noise; it was tried first and chose w = 1, β = 0.25, which scored 1.43x
@@ -256,12 +318,17 @@ def _array_digest(*arrays) -> str:
     return digest.hexdigest()
 
 
-def ensure_cf_index(movies: pd.DataFrame, cf: CFVectors, backend: str = "auto", path=None, in_memory: bool = False):
-    """The ALS item factors in their own ``dotproduct`` index, rebuilt only when they changed."""
+def ensure_cf_index(movies: pd.DataFrame, cf: CFVectors, backend: str = "auto", path=None, in_memory: bool = False,
+                    metric: str = "dotproduct"):
+    """The ALS item factors in their own index, rebuilt only when they changed: ``dotproduct``
+    (``movies-cf-<f>``, known users and fold-ins) or ``cosine`` (``movies-cf-cos-<f>``, the liked
+    titles' neighbours; a Pinecone index has one metric, so the two cannot share one)."""
+    if metric not in ("dotproduct", "cosine"):
+        raise ValueError(f"metric must be 'dotproduct' or 'cosine', got {metric!r}")
     kw = {"in_memory": True} if in_memory else {}
+    name = f"movies-cf-{cf.dimension}" if metric == "dotproduct" else f"movies-cf-cos-{cf.dimension}"
     # A damaged local CF index comes back empty (the damage logged) and is rebuilt below.
-    store = open_store_rebuilding(backend, name=f"movies-cf-{cf.dimension}", dimension=cf.dimension, metric="dotproduct",
-                       path=path, **kw)
+    store = open_store_rebuilding(backend, name=name, dimension=cf.dimension, metric=metric, path=path, **kw)
     known = cf.known_items
     wanted = _array_digest(movies[ITEM_COL].to_numpy(np.int64), cf.item_factors)
     if store.get_manifest().get("content_hash") == wanted and store.count() == known.size:
@@ -269,7 +336,8 @@ def ensure_cf_index(movies: pd.DataFrame, cf: CFVectors, backend: str = "auto", 
     store.set_manifest({"content_hash": "rebuilding"})
     store.delete_all()
     store.upsert(index_records(movies, cf.item_factors, known))
-    store.set_manifest({"content_hash": wanted, "kind": "als-item-factors"})
+    store.set_manifest({"content_hash": wanted, "kind": "als-item-factors" if metric == "dotproduct"
+                        else "als-item-factors-cosine"})
     return store
 
 
@@ -312,12 +380,16 @@ def ensure_candidate_generator(data, splits, seed: int = 42, backend: str = "aut
         cf, choice = cached
         report = {**choice, "cache": "loaded"}
     cf_store = ensure_cf_index(movies, cf, backend)
+    shares = (choice.get("cold_neighbour_share", 0.0), choice.get("single_neighbour_share", 0.0))
+    neighbour_store = ensure_cf_index(movies, cf, backend, metric="cosine") if max(shares) > 0 else None
     counts = data.ratings[ITEM_COL].value_counts().reindex(movies[ITEM_COL]).fillna(0).to_numpy()
     report["seconds"] = time.perf_counter() - start
     return build_generator(movies, train, text_vectors, cf, cf_store, text_store, choice["text_weight"],
                            choice["cold_text_weight"], encode, counts, report,
                            cold_popularity_weight=choice["cold_popularity_weight"],
-                           text_popularity_weight=choice["text_popularity_weight"])
+                           text_popularity_weight=choice["text_popularity_weight"], neighbour_store=neighbour_store,
+                           cold_neighbour_share=shares[0], single_text_weight=choice.get("single_text_weight"),
+                           single_neighbour_share=shares[1])
 
 
 def _write_cache(folder: Path, key: dict, cf: CFVectors, choice: dict) -> None:

@@ -1,9 +1,11 @@
 """The one candidate generator: known users and cold-start profiles, through the vector indexes.
 
-Two indexes, each with one dimension and metric as Pinecone requires:
+Three indexes, each with one dimension and metric as Pinecone requires:
 
 - ``cf``: the ALS item factors (``dotproduct``). A known user's ALS factor as the query ranks
   exactly like the ALS model; a cold-start profile is folded into the same space first.
+- ``cf-cos``: the same factors (``cosine``), for the liked titles' item-to-item neighbours
+  (cold-start profiles only; see below).
 - ``text``: the MiniLM movie vectors (``cosine``, lesson 02's index). The query is the user's
   taste profile (rating-weighted mean of liked movies), the liked titles' mean vector and/or
   the embedded wish.
@@ -33,6 +35,50 @@ still above most-popular's 0). For cold-start profiles the one-SE rule keeps β 
 datasets (no β beat β = 0 by a standard error on validation). Also measured on ml-100k
 validation and not adopted: the fold-in's confidence α in (1, 3, 10, 30) at λ = 10 (nDCG@10
 0.0857, 0.0854, 0.0838, 0.0836) and λ = 3 at α = 1 (0.0824); the ALS fit's α = 1, λ = 10 stay.
+
+**Neighbours of the liked titles** (cold-start profiles): a third index, ``cf-cos``, holds the
+same ALS item factors with the ``cosine`` metric (``movies-cf-cos-<f>``; one metric per index),
+queried with ``Σ_{i∈liked} y_i / ‖y_i‖``, i.e. each movie's summed cosine similarity to the
+liked titles (``CFVectors.neighbour_query``). A profile's fusion becomes
+
+    s(j) = (1 - w) · ((1 - ν) · z_cf(j) + ν · z_nbr(j)) + w · z_text(j) + β · z_pop(j),
+
+with the neighbour share ν in (0, 0.5, 1) chosen on validation jointly with w and β (one-SE
+rule against the best ν = 0, β = 0 cell), once for profiles of 3-5 titles and once for profiles
+of one title (each validation user's favourite; w and ν again, at the β of the 3-5 choice).
+Why a separate single-title choice: a fold-in of one title is mostly the catalogue's popularity
+direction (``collaborative`` module docstring), so one title is where the neighbours differ most.
+Validation nDCG@10, full budget:
+
+- ml-100k, 3-5 titles (900 users): best without neighbours 0.0890 (w = 1, β = 0.25; 0.0879 at
+  w = 0.3, β = 0), with ν = 1 0.0919 (w = 0.2, β = 0.5): adopted. One title (910 users): 0.0817
+  -> 0.0896 (ν = 1, w = 0.5): adopted.
+- ml-latest-small, 3-5 titles (586 users): 0.0621 (w = 0.5, ν = 0) against 0.0629 at best with
+  neighbours, within a standard error: ν = 0 kept. One title (592 users): 0.0535 -> 0.0569
+  (ν = 0.5, w = 0.5): adopted.
+
+Test users (``benchmarks/bench_retrieval.py``, after the choice, intervals there): 3-5 titles,
+ratio to most-popular, ml-100k 1.61 [1.37, 1.90] -> 1.61 [1.36, 1.90] and ml-latest-small 1.33
+[1.07, 1.66] unchanged (the 1.5x target stays missed there); one title ml-100k 1.45 [1.21, 1.74]
+-> 1.49 [1.26, 1.77], ml-latest-small 1.33 [1.05, 1.68] -> 1.38 [1.08, 1.75]; the design's
+Inception fan finds Interstellar at rank 5 (7 before) on the full budget. The smoke budget's
+validation keeps ν = 0 for one title on ml-latest-small (+0.0010, under a standard error), so
+its Interstellar stays at rank 15.
+
+Measured for 3-5 titles on ml-latest-small validation and not adopted (scored exactly in memory,
+each against the fold-in + text fusion at w = 0.5, 0.0621; most-popular 0.0503): item-kNN
+co-rating cosine (alone 0.045-0.051; as a third part of the fusion -0.001 to -0.007), raw
+co-occurrence counts, SVD embeddings of degree-normalised ratings (64/256 dimensions; alone
+0.048-0.054, fused -0.005 to +0.003), EASE (alone 0.046-0.049, below most-popular), an ALS fitted
+on likes only (alone 0.045-0.057, as a third part +0.002 ± 0.002), user-kNN over the ALS user
+factors (alone 0.052-0.058, fused -0.003 to +0.003), max- or top-50-aggregated neighbours of each
+liked title, a training-count floor of 2-50 ratings on the pool (-0.003 to +0.001), pools of
+30-300, reciprocal-rank fusion, a negative popularity prior (-0.0006 to -0.020), ALS λ = 30/100
+(known users 0.091/0.084 against 0.110 at λ = 10) and a fold-in λ of 1-300 (0.051-0.055 against
+0.0548). Nothing moved 3-5-title profiles by more than a standard error (about 0.002): on this
+protocol the fold-in + text fusion is as far as these methods go. While exploring, these were
+also scored on the test split (reported as such): none reached 1.5x there either (best 1.40x,
+the likes-only ALS as a third part).
 
 A free-text wish is read first (``wish.understand_wish``): its genre words become a store filter,
 titles it names ("like Inception") become liked movies.
@@ -124,7 +170,8 @@ class CandidateGenerator:
                  cold_text_weight: float = 0.0, encode: Callable[[list[str]], np.ndarray] | None = None,
                  report: dict | None = None, popularity: np.ndarray | None = None,
                  cold_popularity_weight: float = 0.0, text_popularity_weight: float = 0.0,
-                 genres: Sequence[str] = ()):
+                 genres: Sequence[str] = (), neighbour_store=None, cold_neighbour_share: float = 0.0,
+                 single_text_weight: float | None = None, single_neighbour_share: float = 0.0):
         self.movie_ids = np.asarray(movie_ids, dtype=np.int64)
         if np.any(np.diff(self.movie_ids) <= 0):
             raise ValueError("movie_ids must be sorted and unique")
@@ -134,9 +181,16 @@ class CandidateGenerator:
                 raise ValueError(f"{name} have {len(array)} rows for {n} movies; align them with movie_ids")
         if len(user_text_vectors) != cf.user_ids.size or len(seen) != cf.user_ids.size:
             raise ValueError("user text vectors, seen lists and CF user factors must cover the same users")
-        for name, weight in (("text_weight", text_weight), ("cold_text_weight", cold_text_weight)):
+        single_text_weight = cold_text_weight if single_text_weight is None else single_text_weight
+        for name, weight in (("text_weight", text_weight), ("cold_text_weight", cold_text_weight),
+                             ("single_text_weight", single_text_weight),
+                             ("cold_neighbour_share", cold_neighbour_share),
+                             ("single_neighbour_share", single_neighbour_share)):
             if not 0.0 <= weight <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {weight}")
+        if neighbour_store is None and max(cold_neighbour_share, single_neighbour_share) > 0:
+            raise ValueError("a neighbour share > 0 needs the cosine CF index (neighbour_store); "
+                             "build it with candidates.ensure_cf_index(movies, cf, metric='cosine')")
         self.cf = cf
         self.text_vectors = np.asarray(text_vectors, dtype=np.float32)
         self.user_text_vectors = np.asarray(user_text_vectors, dtype=np.float32)
@@ -144,6 +198,10 @@ class CandidateGenerator:
         self.cf_store, self.text_store = cf_store, text_store
         self.titles = titles
         self.text_weight, self.cold_text_weight = float(text_weight), float(cold_text_weight)
+        self.neighbour_store = neighbour_store
+        self.cold_neighbour_share = float(cold_neighbour_share)
+        self.single_text_weight = float(single_text_weight)
+        self.single_neighbour_share = float(single_neighbour_share)
         self.encode = encode
         self.report = dict(report or {})
         # training ratings per movie (row-aligned); the prior reads log(1 + count)
@@ -196,8 +254,11 @@ class CandidateGenerator:
         return [self.fuse(pool, weight, k, prior) for pool in pools]
 
     def for_profile(self, liked_movie_ids=(), wish: str | None = None, k: int = 50, exclude=(),
-                    filters: dict | None = None, text_weight: float | None = None) -> Candidates:
-        """Cold start: ALS fold-in of the liked movies + text neighbours of them and of the wish."""
+                    filters: dict | None = None, text_weight: float | None = None,
+                    neighbour_share: float | None = None) -> Candidates:
+        """Cold start: ALS fold-in of the liked movies, their item-to-item neighbours in the cosine CF
+        index, and text neighbours of them and of the wish (module docstring). A profile of one
+        title uses the weights chosen on single-title validation profiles."""
         _check_k(k)
         liked = np.asarray([int(m) for m in liked_movie_ids], dtype=np.int64)
         self._item_rows(liked, "liked_movie_ids")
@@ -223,19 +284,30 @@ class CandidateGenerator:
             text_query = wish_vector if text_query is None else _unit(text_query + wish_vector)
         cf_rows = liked_rows[np.any(self.cf.item_factors[liked_rows] != 0, axis=1)]
         cf_query = self.cf.fold_in(cf_rows) if cf_rows.size else None
+        single = wish is None and liked.size == 1
         if text_weight is None:
-            text_weight = self.cold_text_weight if wish is None else max(self.cold_text_weight, WISH_TEXT_WEIGHT)
+            if wish is not None:
+                text_weight = max(self.cold_text_weight, WISH_TEXT_WEIGHT)
+            else:
+                text_weight = self.single_text_weight if single else self.cold_text_weight
+        if neighbour_share is None:
+            neighbour_share = self.single_neighbour_share if single else self.cold_neighbour_share
+        if not 0.0 <= neighbour_share <= 1.0:
+            raise ValueError(f"neighbour_share must lie in [0, 1], got {neighbour_share}")
+        if neighbour_share > 0 and self.neighbour_store is None:
+            raise ValueError("this generator has no cosine CF index (neighbour_store), so neighbour_share must be 0")
         if cf_query is None:
             text_weight = 1.0
+        nbr_query = self.cf.neighbour_query(cf_rows) if neighbour_share > 0 and cf_query is not None else None
         prior = self.cold_popularity_weight
         # With a prior, both indexes are asked even at w = 0 or 1, as on validation (build.select_fusion):
         # the prior re-ranks the union of the two pools.
         fetch = 0.5 if prior > 0 and cf_query is not None and text_query is not None else text_weight
-        pool = self._pool(cf_query, text_query, excluded, k, filters, fetch)
+        pool = self._pool(cf_query, text_query, excluded, k, filters, fetch, nbr_query)
         if relaxed is not None and pool["movie_ids"].size < k:
             # fewer than k films carry every named genre: any of them will do
-            pool = self._pool(cf_query, text_query, excluded, k, relaxed, fetch)
-        return self.fuse(pool, text_weight, k, prior)
+            pool = self._pool(cf_query, text_query, excluded, k, relaxed, fetch, nbr_query)
+        return self.fuse(pool, text_weight, k, prior, neighbour_share)
 
     def understand(self, wish: str):
         """The wish's genre filter and named titles (``wish.understand_wish``)."""
@@ -263,29 +335,47 @@ class CandidateGenerator:
         return [self._score_pool(self.cf.user_factors[r], self.user_text_vectors[r], c, t)
                 for r, c, t in zip(rows, cf_lists, text_lists, strict=True)]
 
-    def _pool(self, cf_query, text_query, excluded, k, filters, weight) -> dict:
+    def _pool(self, cf_query, text_query, excluded, k, filters, weight, nbr_query=None) -> dict:
+        """One profile's pool: the CF (fold-in), cosine-neighbour and text indexes' unseen top lists."""
         k = max(k, MIN_POOL)
         cf_list = self._retrieve(self.cf_store, cf_query[None, :], [excluded], k, filters)[0] \
             if cf_query is not None and weight < 1.0 else None
+        nbr_list = self._retrieve(self.neighbour_store, nbr_query[None, :], [excluded], k, filters)[0] \
+            if nbr_query is not None and weight < 1.0 else None
         text_list = self._retrieve(self.text_store, text_query[None, :], [excluded], k, filters)[0] \
             if text_query is not None and weight > 0.0 else None
-        return self._score_pool(cf_query, text_query, cf_list, text_list)
+        return self._score_pool(cf_query, text_query, cf_list, text_list, nbr_query, nbr_list)
 
-    def _score_pool(self, cf_query, text_query, cf_list, text_list) -> dict:
-        parts = [x for x in (cf_list, text_list) if x is not None]
+    def _score_pool(self, cf_query, text_query, cf_list, text_list, nbr_query=None, nbr_list=None) -> dict:
+        parts = [x for x in (cf_list, text_list, nbr_list) if x is not None]
         ids = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
         rows = np.searchsorted(self.movie_ids, ids)
-        pool = {"movie_ids": ids, "cf_order": cf_list, "text_order": text_list, "pop": self._log_popularity[rows]}
+        pool = {"movie_ids": ids, "cf_order": cf_list, "text_order": text_list, "nbr_order": nbr_list,
+                "pop": self._log_popularity[rows]}
         pool["cf"] = self.cf.item_factors[rows] @ cf_query if cf_query is not None else np.zeros(ids.size, np.float32)
         pool["text"] = self.text_vectors[rows] @ text_query if text_query is not None else np.zeros(ids.size, np.float32)
+        # the cosine index's score up to the query's length, which z-scores ignore
+        pool["nbr"] = self.cf.unit_item_factors[rows] @ nbr_query if nbr_query is not None else \
+            np.zeros(ids.size, np.float32)
         return pool
 
     @staticmethod
-    def fuse(pool: dict, text_weight: float, k: int, popularity_weight: float = 0.0) -> Candidates:
-        """Weighted z-score fusion of one pool (see the module docstring); best first."""
+    def fuse(pool: dict, text_weight: float, k: int, popularity_weight: float = 0.0,
+             neighbour_share: float = 0.0) -> Candidates:
+        """Weighted z-score fusion of one pool (see the module docstring); best first.
+
+        ``neighbour_share`` ν splits the CF part between the fold-in and the liked titles' cosine
+        neighbours: ``(1 - w) · ((1 - ν) z_cf + ν z_nbr) + w · z_text + β · z_pop``.
+        """
         ids = pool["movie_ids"]
         if ids.size == 0:
             return Candidates(ids, np.empty(0, dtype=np.float32))
+        if neighbour_share > 0.0 and pool.get("nbr_order") is not None:
+            return fuse_neighbours(pool, neighbour_parts(pool), text_weight, k, popularity_weight, neighbour_share)
+        if pool.get("nbr_order") is not None:
+            # ν = 0: the pool the generator would have fetched without the neighbour index
+            pool = _without_neighbours(pool)
+            ids = pool["movie_ids"]
         if popularity_weight > 0.0:
             cf = _zscore(pool["cf"].astype(np.float64)) if pool["cf_order"] is not None else 0.0
             text = _zscore(pool["text"].astype(np.float64)) if pool["text_order"] is not None else 0.0
@@ -327,6 +417,36 @@ class CandidateGenerator:
             raise KeyError(f"{what} holds ids not in the catalogue: {movie_ids[unknown][:5].tolist()}; "
                            "find ids with match_titles([...])")
         return pos
+
+
+def neighbour_parts(pool: dict) -> dict:
+    """The z-scores ``fuse`` reads when a neighbour share is set (validation computes them once
+    per pool and reuses them for every cell of its grid)."""
+    return {"cf": None if pool["cf_order"] is None else _zscore(pool["cf"].astype(np.float64)),
+            "nbr": _zscore(pool["nbr"].astype(np.float64)),
+            "text": None if pool["text_order"] is None else _zscore(pool["text"].astype(np.float64)),
+            "pop": _zscore(pool["pop"])}
+
+
+def fuse_neighbours(pool: dict, parts: dict, text_weight: float, k: int, popularity_weight: float,
+                    neighbour_share: float) -> Candidates:
+    """``(1 - w) · ((1 - ν) z_cf + ν z_nbr) + w · z_text + β · z_pop`` over the pool, best first."""
+    ids = pool["movie_ids"]
+    cf = parts["nbr"] if parts["cf"] is None else (1.0 - neighbour_share) * parts["cf"] + neighbour_share * parts["nbr"]
+    score = cf if parts["text"] is None else (1.0 - text_weight) * cf + text_weight * parts["text"]
+    if popularity_weight > 0.0:
+        score = score + popularity_weight * parts["pop"]
+    order = np.lexsort((ids, -score))[:k]
+    return Candidates(ids[order], score[order])
+
+
+def _without_neighbours(pool: dict) -> dict:
+    parts = [x for x in (pool["cf_order"], pool["text_order"]) if x is not None]
+    keep = np.isin(pool["movie_ids"], np.concatenate(parts)) if parts else np.zeros(pool["movie_ids"].size, bool)
+    out = {name: (value[keep] if name in ("movie_ids", "cf", "text", "nbr", "pop") else value)
+           for name, value in pool.items()}
+    out["nbr_order"] = None
+    return out
 
 
 def _and(a: dict | None, b: dict | None) -> dict | None:
