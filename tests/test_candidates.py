@@ -233,7 +233,7 @@ def test_validation_fusion_matches_what_the_generator_serves(world, neighbour_st
     """select_fusion scores every (w, ν, β) from one pool per profile; at ν = 0 that must be the
     list a generator without the neighbour index returns, and the cached z-scores must give the
     same list as fuse."""
-    from recsys_utils.candidates.generator import _without_neighbours, fuse_neighbours, neighbour_parts
+    from recsys_utils.candidates.generator import _without_neighbours, fuse_zscores, zscore_parts
 
     movies, vectors, train, _, cf, gen = world
     with_nbr = build_generator(movies, train, vectors, cf, gen.cf_store, gen.text_store, neighbour_store=neighbour_store)
@@ -245,13 +245,13 @@ def test_validation_fusion_matches_what_the_generator_serves(world, neighbour_st
     plain = gen._pool(cf.fold_in(rows), text, liked, 10, None, 0.5)
     assert full["movie_ids"].size > plain["movie_ids"].size  # the neighbour list adds movies
     np.testing.assert_array_equal(_without_neighbours(full)["movie_ids"], plain["movie_ids"])
-    parts = neighbour_parts(full)
+    parts = zscore_parts(full)
     for w in (0.0, 0.3, 1.0):
         for beta in (0.0, 1.0):
             a, b = gen.fuse(full, w, 10, beta, 0.0), gen.fuse(plain, w, 10, beta)
             np.testing.assert_array_equal(a.movie_ids, b.movie_ids)
             for share in (0.5, 1.0):
-                a, b = gen.fuse(full, w, 10, beta, share), fuse_neighbours(full, parts, w, 10, beta, share)
+                a, b = gen.fuse(full, w, 10, beta, share), fuse_zscores(full, parts, w, 10, beta, share)
                 np.testing.assert_array_equal(a.movie_ids, b.movie_ids)
     served = with_nbr.for_profile(liked, k=10, text_weight=0.3, neighbour_share=0.5)
     np.testing.assert_array_equal(served.movie_ids, gen.fuse(full, 0.3, 10, 0.0, 0.5).movie_ids)

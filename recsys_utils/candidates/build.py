@@ -42,8 +42,8 @@ from .generator import (
     PRIOR_POOL,
     CandidateGenerator,
     _without_neighbours,
-    fuse_neighbours,
-    neighbour_parts,
+    fuse_zscores,
+    zscore_parts,
 )
 
 logger = logging.getLogger(__name__)
@@ -215,13 +215,13 @@ def select_fusion(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vector
         per, means = {}, {}
         # the same fusion as gen.fuse, with each pool's z-scores computed once for the whole grid
         plain_pools = [_without_neighbours(p) if p.get("nbr_order") is not None else p for p in pools]
-        parts = [neighbour_parts(p) for p in pools] if max(shares) > 0 else None
+        parts = [zscore_parts(p) for p in pools] if max(shares) > 0 else None
         for weight in grid["text_weights"]:
             for share in shares:
                 for beta in betas:
                     name = f"w={float(weight)}, nu={float(share)}, beta={float(beta)}"
                     if share > 0:
-                        lists = [fuse_neighbours(p, z, weight, k, beta, share) for p, z in zip(pools, parts, strict=True)]
+                        lists = [fuse_zscores(p, z, weight, k, beta, share) for p, z in zip(pools, parts, strict=True)]
                     else:
                         lists = [gen.fuse(p, weight, k, beta) for p in plain_pools]
                     per[name] = per_user(ranked_columns(lists, movie_ids, k), kept)

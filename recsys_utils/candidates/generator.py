@@ -371,21 +371,13 @@ class CandidateGenerator:
         if ids.size == 0:
             return Candidates(ids, np.empty(0, dtype=np.float32))
         if neighbour_share > 0.0 and pool.get("nbr_order") is not None:
-            return fuse_neighbours(pool, neighbour_parts(pool), text_weight, k, popularity_weight, neighbour_share)
+            return fuse_zscores(pool, zscore_parts(pool), text_weight, k, popularity_weight, neighbour_share)
         if pool.get("nbr_order") is not None:
             # ν = 0: the pool the generator would have fetched without the neighbour index
             pool = _without_neighbours(pool)
             ids = pool["movie_ids"]
         if popularity_weight > 0.0:
-            cf = _zscore(pool["cf"].astype(np.float64)) if pool["cf_order"] is not None else 0.0
-            text = _zscore(pool["text"].astype(np.float64)) if pool["text_order"] is not None else 0.0
-            if pool["cf_order"] is None:
-                text_weight = 1.0
-            elif pool["text_order"] is None:
-                text_weight = 0.0
-            score = (1.0 - text_weight) * cf + text_weight * text + popularity_weight * _zscore(pool["pop"])
-            order = np.lexsort((ids, -score))[:k]
-            return Candidates(ids[order], score[order])
+            return fuse_zscores(pool, zscore_parts(pool), text_weight, k, popularity_weight)
         if text_weight <= 0.0 and pool["cf_order"] is not None:
             order_ids = pool["cf_order"][:k]
             return Candidates(order_ids, pool["cf"][np.searchsorted(ids, order_ids)])
@@ -419,21 +411,25 @@ class CandidateGenerator:
         return pos
 
 
-def neighbour_parts(pool: dict) -> dict:
-    """The z-scores ``fuse`` reads when a neighbour share is set (validation computes them once
-    per pool and reuses them for every cell of its grid)."""
-    return {"cf": None if pool["cf_order"] is None else _zscore(pool["cf"].astype(np.float64)),
-            "nbr": _zscore(pool["nbr"].astype(np.float64)),
-            "text": None if pool["text_order"] is None else _zscore(pool["text"].astype(np.float64)),
+def zscore_parts(pool: dict) -> dict:
+    """The z-scores the z-score fusion reads (``None`` for a part the pool lacks); validation
+    computes them once per pool and reuses them for every cell of its grid."""
+    def part(order_key, score_key):
+        return None if pool.get(order_key) is None else _zscore(pool[score_key].astype(np.float64))
+
+    return {"cf": part("cf_order", "cf"), "nbr": part("nbr_order", "nbr"), "text": part("text_order", "text"),
             "pop": _zscore(pool["pop"])}
 
 
-def fuse_neighbours(pool: dict, parts: dict, text_weight: float, k: int, popularity_weight: float,
-                    neighbour_share: float) -> Candidates:
-    """``(1 - w) · ((1 - ν) z_cf + ν z_nbr) + w · z_text + β · z_pop`` over the pool, best first."""
+def fuse_zscores(pool: dict, parts: dict, text_weight: float, k: int, popularity_weight: float,
+                 neighbour_share: float = 0.0) -> Candidates:
+    """``(1 - w) · ((1 - ν) z_cf + ν z_nbr) + w · z_text + β · z_pop`` over the pool, best first.
+    A missing part drops out: without the CF parts the score is the text's, without text the CF's."""
     ids = pool["movie_ids"]
-    cf = parts["nbr"] if parts["cf"] is None else (1.0 - neighbour_share) * parts["cf"] + neighbour_share * parts["nbr"]
-    score = cf if parts["text"] is None else (1.0 - text_weight) * cf + text_weight * parts["text"]
+    cf, nbr, text = parts["cf"], parts["nbr"], parts["text"]
+    if nbr is not None:
+        cf = nbr if cf is None else (1.0 - neighbour_share) * cf + neighbour_share * nbr
+    score = text if cf is None else cf if text is None else (1.0 - text_weight) * cf + text_weight * text
     if popularity_weight > 0.0:
         score = score + popularity_weight * parts["pop"]
     order = np.lexsort((ids, -score))[:k]
