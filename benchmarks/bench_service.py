@@ -235,7 +235,8 @@ def measure(port: int, server_pid: int, user_ids, clients: int, seconds: float, 
             "p99": float(np.percentile(ms, 99)), "errors": errors,
             "cpu_p50": float(np.percentile(cpu, 50)) if len(cpu) else float("nan"),
             "server_cpu_per_request": 1000.0 * server_cpu / max(len(ms), 1),
-            "client_share": client_cpu / max(client_cpu + server_cpu, 1e-9), "split": split}
+            "client_share": client_cpu / max(client_cpu + server_cpu, 1e-9), "split": split,
+            "server_cores": server_cpu / elapsed, "client_cores": client_cpu / elapsed}
 
 
 def run_workers(args, workers: int, user_ids) -> dict:
@@ -342,16 +343,11 @@ def targets_report(runs: dict[int, list[dict]]) -> str:
             TARGET_SCALING, below=False, unit="x")
         # Why 2 workers cannot double here: client and server share the cores. The cores each side
         # used say whether one worker was already using a whole core, and what was left for a second.
-        def median_of(reps, key):
-            return float(np.median([r[TARGET_CLIENTS][key] for r in reps]))
-
         for w in (1, 2):
-            reps = runs[w]
-            server = np.median([r[TARGET_CLIENTS]["server_cpu_per_request"] * r[TARGET_CLIENTS]["rps"] / 1000
-                                for r in reps])
-            share = median_of(reps, "client_share")
-            lines.append(f"  CPU used at {TARGET_CLIENTS} clients, {w} worker(s): server {server:.2f} cores, load "
-                         f"generator {server * share / max(1 - share, 1e-9):.2f} cores, of {os.cpu_count()}")
+            steady = [r[TARGET_CLIENTS] for r in runs[w]]
+            lines.append(f"  CPU used at {TARGET_CLIENTS} clients, {w} worker(s): server "
+                         f"{np.median([r['server_cores'] for r in steady]):.2f} cores, load generator "
+                         f"{np.median([r['client_cores'] for r in steady]):.2f} cores, of {os.cpu_count()}")
     return "\n".join(lines)
 
 

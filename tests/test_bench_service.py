@@ -18,7 +18,8 @@ import bench_service  # noqa: E402
 
 def _row(rps: float, p99: float, cold_p99: float, share: float = 0.15) -> dict:
     return {"cold": {"p99": cold_p99}, 1: {"cpu_p50": 0.6},
-            32: {"rps": rps, "p99": p99, "server_cpu_per_request": 0.6, "client_share": share}}
+            32: {"rps": rps, "p99": p99, "server_cpu_per_request": 0.6, "client_share": share,
+                 "server_cores": rps * 0.6 / 1000, "client_cores": rps * 0.6 / 1000 * share / (1 - share)}}
 
 
 def test_targets_read_the_median_of_the_repeats_and_print_their_range():
@@ -32,6 +33,7 @@ def test_targets_read_the_median_of_the_repeats_and_print_their_range():
     one_run = bench_service.targets_report({1: [_row(1000, 70, 50)], 2: [_row(1400, 30, 30)]})
     assert "70.00 ms (target <= 50 ms) misses by 20.00 ms" in one_run and "range" not in one_run
     assert "1.40x (target >= 1.6x) misses by 0.20x" in one_run
+    assert "CPU used at 32 clients, 1 worker(s): server 0.60 cores, load generator 0.11 cores" in one_run
 
 
 @pytest.mark.slow
