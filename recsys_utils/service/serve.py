@@ -32,6 +32,7 @@ import time
 from collections import deque
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE  # a worker's exit code when the app's start-up failed
 
 __all__ = ["APP", "MAX_RESTARTS", "balanced_ports_supported", "main", "reuse_port_socket"]
 
@@ -39,7 +40,6 @@ APP = "recsys_utils.service:app"
 MAX_RESTARTS = 5  # within RESTART_WINDOW_S; a worker that keeps dying is a bug to read, not to loop on
 RESTART_WINDOW_S = 60.0
 STOP_TIMEOUT_S = 30.0
-STARTUP_FAILURE = 3  # uvicorn's exit code when the app's lifespan start-up failed
 
 logger = logging.getLogger("recsys_utils.service.serve")
 
