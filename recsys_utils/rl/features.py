@@ -89,29 +89,6 @@ class ObservationLayout:
         return observations[..., : self.user_size]
 
 
-def build_observation(
-    layout: ObservationLayout,
-    taste: np.ndarray,
-    window_genre_counts: np.ndarray,
-    last_feedback: np.ndarray,
-    counts: np.ndarray,
-    step: int,
-    cand_similarity: np.ndarray,
-    cand_popularity: np.ndarray,
-    cand_genres: np.ndarray,
-    cand_valid: np.ndarray | None = None,
-    cand_item_features: np.ndarray | None = None,
-) -> np.ndarray:
-    """Assemble one observation; rows of ``cand_valid == False`` (padding) are all zeros."""
-    return build_observations(
-        layout, taste[None], np.asarray(window_genre_counts)[None], np.asarray(last_feedback)[None],
-        np.asarray(counts)[None], np.asarray([step]), np.asarray(cand_similarity)[None],
-        np.asarray(cand_popularity)[None], np.asarray(cand_genres)[None],
-        None if cand_valid is None else np.asarray(cand_valid)[None],
-        None if cand_item_features is None else np.asarray(cand_item_features)[None],
-    )[0]
-
-
 def build_observations(
     layout: ObservationLayout,
     taste: np.ndarray,
