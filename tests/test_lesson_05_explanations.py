@@ -91,6 +91,10 @@ def test_run_through_the_openai_standin_uses_the_llm_caches_it_and_never_leaks_t
     # The second run's explainer was answered from the disk cache: only the raw calls were sent again.
     assert len(server.requests) == first_requests + by_hand
     assert second["explainers"]["openai"]["cached"] == llm["n"] and second["explainers"]["openai"]["prompt_tokens"] == 0
+    # ... so it timed no model call, and says so instead of reporting a latency of 0 s.
+    assert second["llm"]["fresh"] == 0 and second["llm"]["latency_s"]["mean"] is None
+    assert first["llm"]["fresh"] == sent and first["llm"]["latency_s"]["n"] == sent
+    assert second["llm"]["completion_tokens"]["mean"] == first["llm"]["completion_tokens"]["mean"]
     assert len(ours) == sent
 
     written = [p for p in reports.rglob("*") if p.is_file()]
@@ -104,9 +108,10 @@ def test_lesson_figures_carry_intervals_and_count_what_the_check_rejected():
     from recsys_utils.explain import Explanation, TokenUsage
     from recsys_utils.lessons import l05_explanations as l05
 
-    def made(fallback, reason=None, violations=(), tokens=40):
+    def made(fallback, reason=None, violations=(), tokens=40, cached=False):
         return Explanation("text", (), "openai", True, fallback_used=fallback, usage=TokenUsage(300, tokens, 300 + tokens),
-                           fallback_reason=reason, draft="draft" if reason else None, draft_violations=violations)
+                           fallback_reason=reason, draft="draft" if reason else None, draft_violations=violations,
+                           cached=cached)
 
     batch = [made(False), made(True, "unfaithful", ("title 'The Avengers': x", "year '2018': y")),
              made(True, "unfaithful", ("year '1987': y",)), made(True, "timeout")]
@@ -117,6 +122,17 @@ def test_lesson_figures_carry_intervals_and_count_what_the_check_rejected():
     assert figures["fallback"]["k"] == 3 and figures["fallback"]["n"] == 4
     assert figures["latency_s"]["mean"] == 3.5 and figures["latency_s"]["ci"][0] < 3.5 < figures["latency_s"]["ci"][1]
     assert figures["tokens_per_s"] == 160 / 14
+    assert (figures["fresh"], figures["cached"]) == (4, 0)
+    # A re-run answered from the response cache: token counts stay (they belong to the answers),
+    # latency and speed are not measured, and the sentences say why rather than "0.00 s".
+    again = [made(False, cached=True), made(True, "unfaithful", ("year '1987': y",), cached=True)]
+    warm = l05.llm_figures(again, [0.001, 0.002], seed=1)
+    assert warm["fresh"] == 0 and warm["latency_s"]["mean"] is None and warm["tokens_per_s"] is None
+    assert warm["completion_tokens"]["mean"] == 40
+    lines = l05.llm_figure_sentences(warm, 60)
+    assert any("All 2 answers came from the response cache" in line for line in lines)
+    assert not any("Latency" in line or "timed out" in line for line in lines)
+    assert any(line.startswith("Latency per explanation: 3.50 s") for line in l05.llm_figure_sentences(figures, 60))
     assert l05.violation_kinds(batch) == {"year": 2, "title": 1}
     assert l05.kinds_sentence(l05.violation_kinds(batch)).endswith(
         ": 2 stated a wrong year; 1 named a title not in the facts.")

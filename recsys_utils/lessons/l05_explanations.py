@@ -171,20 +171,50 @@ def mean_with_ci(values, seed: int, confidence: float = 0.95) -> dict:
 
 
 def llm_figures(explanations: list[Explanation], seconds: list[float], seed: int) -> dict:
-    """Draft faithfulness, fallbacks, latency and tokens of the LLM explanations, each with an interval."""
+    """Draft faithfulness, fallbacks, latency and tokens of the LLM explanations, each with an interval.
+
+    Latency and speed are measured on the calls that asked the model (``fresh``); an answer read
+    from the response cache of an earlier run took no model time, so it would pull the mean
+    towards 0. Token counts belong to the answer, so cached answers count there."""
     drafts = [e.draft_faithful for e in explanations if e.draft_faithful is not None]
-    fresh = [(e, s) for e, s in zip(explanations, seconds, strict=True) if e.usage is not None and not e.cached]
-    tokens = [e.usage.completion_tokens for e, _ in fresh]
+    asked = [(e, s) for e, s in zip(explanations, seconds, strict=True) if not e.cached]
+    answered = [e for e in explanations if e.usage is not None]
+    timed = [(e, s) for e, s in asked if e.usage is not None]
+    tokens_timed = sum(e.usage.completion_tokens for e, _ in timed)
+    seconds_timed = sum(s for _, s in timed)
     return {
         "n": len(explanations),
+        "fresh": len(asked),
+        "cached": len(explanations) - len(asked),
         "draft_faithful": rate_with_ci(sum(drafts), len(drafts)),
         "fallback": rate_with_ci(sum(e.fallback_used for e in explanations), len(explanations)),
-        "latency_s": mean_with_ci(seconds, seed),
-        "completion_tokens": mean_with_ci(tokens, seed),
-        "prompt_tokens": mean_with_ci([e.usage.prompt_tokens for e, _ in fresh], seed),
-        "tokens_per_s": (sum(tokens) / sum(s for _, s in fresh)) if fresh and sum(s for _, s in fresh) else None,
-        "cached": sum(e.cached for e in explanations),
+        "latency_s": mean_with_ci([s for _, s in asked], seed),
+        "completion_tokens": mean_with_ci([e.usage.completion_tokens for e in answered], seed),
+        "prompt_tokens": mean_with_ci([e.usage.prompt_tokens for e in answered], seed),
+        "tokens_per_s": tokens_timed / seconds_timed if timed and seconds_timed > 0 else None,
     }
+
+
+def llm_figure_sentences(figures: dict, generation_limit: int) -> list[str]:
+    """What ``llm_figures`` says, as the lesson prints it (latency only for calls that asked the model)."""
+    lines = [interval_sentence("Drafts that passed the check", figures["draft_faithful"]),
+             interval_sentence("Explanations that fell back to the offline text", figures["fallback"])]
+    lat, tok = figures["latency_s"], figures["completion_tokens"]
+    if figures["fresh"] == 0:
+        lines.append(f"All {figures['n']} answers came from the response cache of an earlier run (same prompt, model "
+                     "and settings), so this run timed no model call; empty the LLM cache to ask the model again.")
+    else:
+        cached = f"; {figures['cached']} more answers came from the response cache" if figures["cached"] else ""
+        lines.append(f"Latency per explanation: {lat['mean']:.2f} s (95% interval {lat['ci'][0]:.2f} to "
+                     f"{lat['ci'][1]:.2f} s, {lat['n']} calls to the model{cached}).")
+    if tok["mean"] is not None:
+        lines.append(f"Tokens written: {tok['mean']:.3g} (interval {tok['ci'][0]:.3g} to {tok['ci'][1]:.3g}) of at most "
+                     f"{generation_limit}; prompt {figures['prompt_tokens']['mean']:.3g} tokens.")
+    else:
+        lines.append("No answer came back (every call failed or timed out), so there are no tokens to count.")
+    if figures["tokens_per_s"]:
+        lines.append(f"Generation speed, prompt reading included: {figures['tokens_per_s']:.3g} tokens/s.")
+    return lines
 
 
 def violation_kinds(explanations: list[Explanation]) -> dict[str, int]:
