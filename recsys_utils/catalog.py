@@ -64,9 +64,12 @@ class Catalog:
         return self._row.get(int(movie_id))
 
     def rows(self, movie_ids) -> np.ndarray:
-        """Rows of ``movie_ids``; -1 for unknown ids."""
-        get = self._row.get
-        return np.fromiter((get(int(m), -1) for m in movie_ids), dtype=np.int64)
+        """Rows of ``movie_ids``; -1 for unknown ids (a binary search: the ids are sorted)."""
+        ids = np.asarray(movie_ids, dtype=np.int64).ravel()
+        if len(self.movie_ids) == 0:
+            return np.full(ids.shape, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.movie_ids, ids), len(self.movie_ids) - 1)
+        return np.where(self.movie_ids[pos] == ids, pos, -1)
 
     def genre_list(self, row: int) -> tuple[str, ...]:
         return tuple(self.genre_names[j] for j in np.flatnonzero(self.genres[row]))

@@ -107,6 +107,21 @@ def test_rank_candidates_orders_by_the_policys_batched_scores(world, saved, whic
     assert sorted(short) == sorted(ids[:3])
 
 
+@pytest.mark.parametrize("which", ["dqn.zip", "ppo.zip"])
+def test_serving_scores_through_a_numpy_copy_equal_to_torch(world, saved, which):
+    """network_scores serves through networks.NumpyForward; it must give torch's numbers, padded slots included."""
+    from recsys_utils.rl.networks import NumpyForward
+
+    policy = load_policy(saved[0] / which)
+    ids = world.catalog.movie_ids[world.pool_items[2, :17]]  # 2 slates, the second padded
+    state = policy.state_for(ids[:3], [5.0, 4.0, 2.0], step=2, counts=(1.0, 1.0, 0.0))
+    obs, _ = policy.observations([state], ids[None])
+    flat = obs.reshape(-1, obs.shape[-1])
+    served = policy.network_scores(flat)
+    assert isinstance(getattr(policy._numpy_forward, "forward", policy._numpy_forward), NumpyForward)
+    np.testing.assert_allclose(served, policy._torch_scores(flat), rtol=1e-5, atol=1e-5)
+
+
 def test_batched_scores_match_one_state_at_a_time(world, saved):
     policy = load_policy(saved[0])
     ids = world.catalog.movie_ids[world.pool_items[:3, :12]]

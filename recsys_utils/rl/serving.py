@@ -183,6 +183,7 @@ class LoadedPolicy:
     item_vectors: np.ndarray
     manifest: dict = field(default_factory=dict)
     collaborative: CollaborativeModel | None = None
+    _numpy_forward: object = field(default=None, repr=False)  # NumpyForward, False when unavailable
 
     # -- the contract ----------------------------------------------------------------
     @property
@@ -207,8 +208,8 @@ class LoadedPolicy:
         weighted, without ratings). ``session`` may set ``step``, ``last_feedback``, ``counts``."""
         from ..embeddings.users import user_embedding
 
-        ids = [int(m) for m in history_movie_ids]
-        if not ids:
+        ids = np.asarray(history_movie_ids, dtype=np.int64).ravel()
+        if not ids.size:
             raise ValueError("state_for needs at least one watched movie id (or build UserState(taste_embedding=...))")
         pos = self._positions(ids, "history_movie_ids")
         ratings = np.ones(len(ids)) if history_ratings is None else np.asarray(history_ratings, dtype=np.float64)
@@ -216,7 +217,7 @@ class LoadedPolicy:
             raise ValueError(f"{len(ratings)} history_ratings for {len(ids)} history_movie_ids")
         taste = user_embedding(self.item_vectors[pos], ratings)
         cf = self.collaborative.fold_in(pos) if self.collaborative is not None else None
-        return UserState(taste_embedding=taste, recent_movie_ids=ids[-self.layout.window :], cf_embedding=cf,
+        return UserState(taste_embedding=taste, recent_movie_ids=ids[-self.layout.window :].tolist(), cf_embedding=cf,
                          **session)
 
     def score(self, states: UserState | Sequence[UserState], candidate_ids, similarities=None) -> np.ndarray:
@@ -245,7 +246,16 @@ class LoadedPolicy:
     def network_scores(self, observations: np.ndarray) -> np.ndarray:
         """(m, k) per-slot scores for a batch of observations: DQN Q-values or PPO action logits.
 
-        The one place that reads stable-baselines3 internals."""
+        The one place that reads stable-baselines3 internals. Served through the network's numpy
+        copy (``networks.NumpyForward``: same numbers, a fraction of torch's per-call cost) when
+        the architecture is the course's and the copy agrees with torch, else through torch."""
+        if self._numpy_forward is None:
+            self._numpy_forward = self._numpy_copy() or False
+        if self._numpy_forward:
+            return self._numpy_forward(observations)
+        return self._torch_scores(observations)
+
+    def _torch_scores(self, observations: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.no_grad():
@@ -253,6 +263,24 @@ class LoadedPolicy:
             if self.algorithm == "DQN":
                 return self.model.q_net(obs).numpy()
             return self.model.policy.get_distribution(obs).distribution.logits.numpy()
+
+    def _numpy_copy(self):
+        """DQN: the Q-network's scorer and its linear head. PPO: the actor's features, its MLP and
+        the action layer, then log-softmax (what the categorical distribution's logits are)."""
+        from .networks import NumpyForward
+
+        if self.algorithm == "DQN":
+            q_net = self.model.q_net
+            forward = NumpyForward.from_torch(q_net.features_extractor, list(q_net.q_net))
+        else:
+            policy = self.model.policy
+            forward = NumpyForward.from_torch(policy.pi_features_extractor,
+                                              [*policy.mlp_extractor.policy_net, policy.action_net])
+            if forward is not None:
+                forward = _LogSoftmax(forward)
+        if forward is None:
+            return None
+        return forward if _agrees(forward, self._torch_scores, self.layout.size) else None
 
     def action_scores(self, observation: np.ndarray) -> np.ndarray:
         """One observation's per-slot scores (Q-values, or PPO action log-probabilities)."""
@@ -343,6 +371,25 @@ class LoadedPolicy:
                            "of the catalogue lesson 04 ran on (rerun it on this dataset)") from None
 
 
+class _LogSoftmax:
+    def __init__(self, forward):
+        self.forward = forward
+
+    def __call__(self, observations):
+        logits = self.forward(observations)
+        return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+
+def _agrees(forward, torch_forward, size: int, seed: int = 0) -> bool:
+    """Do the numpy copy and torch agree (to float32 rounding) on random observations, with padded slots?"""
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(size=(8, size)).astype(np.float32)
+    inner = getattr(forward, "forward", forward)
+    per = obs[:, inner.user_size :].reshape(8, inner.k, inner.per_candidate)
+    per[:, -2:, :] = 0.0  # padded slots take the masked branch
+    return bool(np.allclose(forward(obs), torch_forward(obs), rtol=1e-4, atol=1e-4))
+
+
 def _pad(rows: np.ndarray, k: int) -> np.ndarray:
     out = np.zeros((k, rows.shape[1]), dtype=np.float32)
     out[: len(rows)] = rows
@@ -411,10 +458,10 @@ def guarded_scores(policy, state: UserState, candidate_ids: Sequence[int],
     applies the guard: minus the blend of the policy's rank and the generator's rank, weighted by
     ``policy.info["policy_weight"]`` (chosen on validation users' held-out likes). The service
     ranks by these, so serving can never spoil the retrieval more than validation allowed."""
-    ids = [int(c) for c in candidate_ids]
-    order = np.arange(len(ids), dtype=np.float64)
+    ids = np.asarray(candidate_ids, dtype=np.int64).ravel()
+    order = np.arange(ids.size, dtype=np.float64)
     weight = float(policy.info.get("policy_weight", 1.0))
-    if weight <= 0.0 or not ids:
+    if weight <= 0.0 or not ids.size:
         return -order
     scores = np.asarray(policy.score(state, ids, similarities), dtype=np.float64)[0]
     policy_rank = np.argsort(np.argsort(-scores, kind="stable"), kind="stable")

@@ -70,7 +70,7 @@ class RLBasePolicy:
         state = self.policy.state_for(history, stars, step=int(ctx.step),
                                       last_feedback=tuple(float(x) for x in ctx.last_feedback),
                                       counts=tuple(float(x) for x in ctx.counts))
-        state.recent_movie_ids = [int(m) for m in self.catalog.movie_ids[ctx.window_rows]]
+        state.recent_movie_ids = self.catalog.movie_ids[ctx.window_rows].tolist()
         return state
 
     def score(self, ctx) -> np.ndarray:
