@@ -26,7 +26,7 @@ from recsys_utils.candidates import (
 from recsys_utils.candidates import build as build_module
 from recsys_utils.candidates.build import _memory_stores, index_records
 from recsys_utils.candidates.generator import unseen_top
-from recsys_utils.constants import ITEM_COL, USER_COL
+from recsys_utils.constants import ITEM_COL, RATING_COL, USER_COL
 from recsys_utils.vectorstore import open_store
 
 GENRES = ["Action", "Comedy", "Drama", "Sci-Fi", "Thriller"]
@@ -180,6 +180,47 @@ def test_cold_start_profile_excludes_liked_and_follows_taste(world):
         gen.for_profile([999_999])
     with pytest.raises(KeyError, match="for_profile"):
         gen.for_user(999_999, 5)
+
+
+def _history(train, user_id):
+    mine = train.loc[train[USER_COL] == user_id]
+    return mine[ITEM_COL].to_numpy(np.int64), mine[RATING_COL].to_numpy(np.float64)
+
+
+@pytest.mark.parametrize("text_weight", [0.0, 0.5])
+def test_user_update_without_new_movies_is_the_known_user_query(world, text_weight):
+    """The online update starts where for_user stands: same ids, same scores."""
+    movies, vectors, train, data, cf, _ = world
+    cf_store, text_store = _memory_stores(movies, cf, vectors)
+    gen = build_generator(movies, train, vectors, cf, cf_store, text_store, text_weight=text_weight)
+    for user_id in data.user_ids[:25]:
+        ids, stars = _history(train, int(user_id))
+        before, same = gen.for_user(int(user_id), 20), gen.for_user_update(int(user_id), ids, stars, 20)
+        np.testing.assert_array_equal(same.movie_ids, before.movie_ids)
+        np.testing.assert_allclose(same.scores, before.scores, rtol=1e-5, atol=1e-5)
+
+
+def test_user_update_follows_the_new_likes_and_excludes_them(world):
+    movies, vectors, train, data, cf, _ = world
+    cf_store, text_store = _memory_stores(movies, cf, vectors)
+    gen = build_generator(movies, train, vectors, cf, cf_store, text_store, text_weight=0.5)
+    group = movies.title.str.extract(r"group (\d+)")[0].astype(int).to_numpy()
+    user_id = int(data.user_ids[0])
+    ids, stars = _history(train, user_id)
+    groups_rated = group[np.searchsorted(movies.movie_id, ids)]
+    target = int(np.bincount(groups_rated, minlength=group.max() + 1)[np.unique(group)].argmin())
+    target = int(np.unique(group)[target])  # the planted group this user rated least
+    added = np.setdiff1d(movies.movie_id.to_numpy()[group == target], ids)[:8]
+    share = lambda c: (group[np.searchsorted(movies.movie_id, c.movie_ids)] == target).mean()  # noqa: E731
+    before = gen.for_user(user_id, 10)
+    after = gen.for_user_update(user_id, np.r_[ids, added], np.r_[stars, np.full(added.size, 5.0)], 10,
+                                exclude=[int(before.movie_ids[0])])
+    assert not np.isin(after.movie_ids, np.r_[ids, added, before.movie_ids[:1]]).any()
+    assert share(after) > share(before)
+    with pytest.raises(ValueError, match="one rating per history movie"):
+        gen.for_user_update(user_id, ids, stars[:-1], 10)
+    with pytest.raises(KeyError, match="no training ratings"):
+        gen.for_user_update(999_999, ids, stars, 10)
 
 
 @pytest.fixture(scope="module")

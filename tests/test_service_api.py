@@ -206,13 +206,13 @@ def test_feedback_updates_the_next_recommendation_at_once(tmp_path):
             assert reply.status_code == 200 and reply.json()["stored"] is True
         after = c.post("/recommend", json={"user_id": 7, "k": 10, "explain": False}).json()
         assert after["user"]["profile_version"] == before["user"]["profile_version"] + 6
-        # The liked movie joined the liked set: the next list is the generator's fold-in of the training
-        # history plus it (text weight as fitted), the consumed movie left out, and it differs.
-        gen = svc.artifacts.generator
-        history = gen.movie_ids[np.searchsorted(gen.movie_ids, svc.artifacts.catalog.movie_ids[
-            svc.artifacts.users.rated[svc.artifacts.users.row(7)]])]
-        want = gen.for_profile(np.union1d(history, [target]), k=50, exclude=[target],
-                               text_weight=gen.text_weight).movie_ids[:10].tolist()
+        # The liked movie joined the history: the next list is the generator's known-user query on the
+        # training history plus it (a like counts 5 stars), the consumed movie left out, and it differs.
+        gen, users = svc.artifacts.generator, svc.artifacts.users
+        row = users.row(7)
+        history = np.r_[svc.artifacts.catalog.movie_ids[users.rated[row]], target]
+        stars = np.r_[users.rated_stars[row], 5.0]
+        want = gen.for_user_update(7, history, stars, 50, exclude=[target]).movie_ids[:10].tolist()
         served = [m["movie_id"] for m in after["items"]]
         assert served == want and served != [m["movie_id"] for m in before["items"]]
         assert target not in served, "a consumed movie came back"

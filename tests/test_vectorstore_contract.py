@@ -210,6 +210,27 @@ def test_query_many_agrees_with_query_and_pads(make_store):
     assert (ids == "").all() and np.isneginf(scores).all()
 
 
+def test_query_many_int_is_query_many_with_integer_ids(make_store):
+    """The generator's hot path: the same answer as query_many, ids as int64 and -1 in the padding."""
+    store = make_store()
+    records = _movies(30)
+    store.upsert(records)
+    queries = np.stack([records[i][1] for i in (0, 7, 12)])
+    for top_k, flt in ((4, None), (40, None), (5, {"genres": "Western"})):
+        text, text_scores = store.query_many(queries, top_k=top_k, filter=flt)
+        ids, scores = store.query_many_int(queries, top_k=top_k, filter=flt)
+        assert ids.dtype == np.int64 and ids.shape == text.shape
+        assert ids.tolist() == [[int(i) if i else -1 for i in row] for row in text.tolist()]
+        np.testing.assert_array_equal(scores, text_scores)
+    # ids that are not canonical integers ("007") keep their text meaning; non-integers are refused
+    odd = make_store()
+    odd.upsert([("007", np.ones(DIM), {}), ("8", -np.ones(DIM), {})])
+    assert odd.query_many_int(np.ones((1, DIM)), top_k=3)[0].tolist() == [[7, 8, -1]]
+    odd.upsert([("bond", np.ones(DIM) * 2, {})])
+    with pytest.raises(VectorStoreError, match="not integers"):
+        odd.query_many_int(np.ones((1, DIM)), top_k=3)
+
+
 def test_an_all_zero_query_raises_its_own_error(make_store):
     """The service turns exactly this error (a wish the encoder maps to nothing) into a 400."""
     store = make_store()

@@ -5,10 +5,12 @@
 
 - a known user without positive feedback: ``for_user`` (the generator's fused CF + text query,
   training ratings excluded), so the served list *is* the generator's list;
-- a known user whose clicks and likes added movies to their liked set, and every cold-start
-  profile: ``for_profile`` on the updated liked set (the ALS fold-in of history + new
-  positives in the CF space, plus the text neighbours and the wish). That fold-in is the
-  service's online update: a frozen service keeps the liked set as it was;
+- a known user whose clicks and likes added movies to their history: ``for_user_update``, the
+  same known-user query on the grown history (the fitted ALS factor plus the fold-in of the
+  new positives, the taste vector of the grown history). That is the service's online update
+  for returning users: a frozen service keeps the history as it was;
+- every cold-start profile: ``for_profile`` on the liked set (grown by the visitor's positives),
+  the ALS fold-in plus the liked titles' neighbours, the text neighbours and the wish;
 - the request's filters (genres, years, excluded ids) go to the store in Pinecone's filter
   language, and movies the user already consumed are left out by the generator's own
   bounded exclusion (``unseen_top``: windows, then ``$nin``).
@@ -16,6 +18,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,9 +57,10 @@ class Query:
     """What the generator is asked for one request (built by ``pipeline.Recommender``)."""
 
     user_id: int | None  # a known user (the generator's own query when ``liked`` is None)
-    liked: tuple[int, ...] | None  # movie ids of the (updated) liked set; None = the generator's user query
+    liked: Sequence[int] | None  # movie ids of the (updated) liked set or history; None = the generator's user query
     wish: str | None = None
-    consumed: tuple[int, ...] = ()  # movie ids consumed through feedback (never shown again)
+    ratings: Sequence[float] | None = None  # a known user's stars of ``liked`` (their grown history)
+    consumed: Sequence[int] = ()  # movie ids consumed through feedback (never shown again)
 
 
 class GeneratorSource:
@@ -80,13 +84,14 @@ class GeneratorSource:
             if consumed.size > MAX_NIN:
                 keep = ~np.isin(ids, consumed)
                 ids, scores = ids[keep][:n], scores[keep][:n]
+        elif query.user_id is not None:
+            found = gen.for_user_update(query.user_id, query.liked, query.ratings, n, exclude=query.consumed,
+                                        filters=filters)
+            ids, scores = found.movie_ids, found.scores
         else:
-            # Known users keep the generator's fitted text weight; a profile without a wish uses its
-            # cold-start weight, with a wish the generator's own rule (``for_profile``'s default).
-            weight = self.text_weight if query.user_id is not None else None
             try:
                 found = gen.for_profile(liked_movie_ids=query.liked, wish=query.wish, k=n, exclude=query.consumed,
-                                        filters=filters, text_weight=weight)
+                                        filters=filters)
             except ZeroQueryError:
                 # Only a wish the encoder maps to nothing can make an all-zero query (a profile of
                 # liked movies never does): say so instead of a 500.

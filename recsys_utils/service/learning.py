@@ -55,9 +55,9 @@ from .feedback_store import FeedbackEvent, StateStore
 
 logger = logging.getLogger(__name__)
 
-# The online update is the candidate generator's ALS fold-in of the user's liked set
-# (``candidate_source``): a like or a click adds the movie to it, with these stars for the policy's
-# state (``state_for``'s rating-weighted taste), a dislike takes it out again.
+# The online update is the candidate generator's query on the user's grown history or liked set
+# (``candidate_source``): a like or a click adds the movie to it, with these stars (the text taste
+# vector and the policy's ``state_for`` weight by them), a dislike takes it out again.
 POSITIVE_STARS = {"click": 4.0, "like": 5.0}
 # Engagement credited to the impression an event follows; matches the RL simulator's reward
 # (click + watch fraction + 0.5 like) plus a penalty for an explicit dislike.

@@ -1,9 +1,10 @@
 """The recommendation pipeline: retrieval -> RL policy re-ranking -> explanation.
 
 1. **Retrieval** asks the course's candidate generator (``candidate_source.GeneratorSource``)
-   for ``pool_size`` unseen movies: the generator's own query for a known user, its
-   ``for_profile`` fold-in of the updated liked set once feedback added to it (the online
-   update), the request's filters in the store's filter language.
+   for ``pool_size`` unseen movies: the generator's own query for a known user, the same query
+   on the history grown by their clicks and likes once feedback added to it (the online
+   update), ``for_profile`` for a cold-start profile, the request's filters in the store's
+   filter language.
 2. **Re-ranking** computes each candidate's features (retrieval score, popularity, overlap with
    the genres recently shown, genre flags), asks the base policy for a score per candidate (the
    lesson-04 RL policy through ``rl.serving``, on a ``UserState`` from ``policy.state_for``; the
@@ -80,14 +81,17 @@ class ExplanationCache:
 
 
 def _with_positives(rows: np.ndarray, stars: np.ndarray, positives: dict) -> tuple[np.ndarray, np.ndarray]:
-    """History rows and stars with the feedback's positives (row -> stars) added or upgraded."""
+    """History rows and stars with the feedback's positives (row -> stars) added or upgraded
+    (a row's highest stars win), sorted by row."""
+    rows, stars = np.asarray(rows, dtype=np.int64), np.asarray(stars, dtype=np.float64)
     if not positives:
-        return np.asarray(rows, dtype=np.int64), np.asarray(stars, dtype=np.float64)
-    merged = dict(zip((int(r) for r in rows), (float(s) for s in stars), strict=True))
-    for row, value in positives.items():
-        merged[row] = max(merged.get(row, 0.0), value)
-    keys = np.fromiter(merged, dtype=np.int64, count=len(merged))
-    return keys, np.fromiter(merged.values(), dtype=np.float64, count=len(merged))
+        return rows, stars
+    all_rows = np.concatenate([rows, np.fromiter(positives, dtype=np.int64, count=len(positives))])
+    all_stars = np.concatenate([stars, np.fromiter(positives.values(), dtype=np.float64, count=len(positives))])
+    order = np.lexsort((-all_stars, all_rows))  # by row, the highest stars first within a row
+    sorted_rows = all_rows[order]
+    first = np.r_[True, sorted_rows[1:] != sorted_rows[:-1]]
+    return sorted_rows[first], all_stars[order][first]
 
 
 def visitor_key(visitor_id: int) -> int:
@@ -131,11 +135,13 @@ class Recommender:
         rated = self.users.rated[row]
         snap["history_rows"], snap["history_stars"] = _with_positives(rated, self.users.rated_stars[row],
                                                                       snap["positives"])
-        # No positive feedback yet: the generator's own query for this user; else the fold-in of
-        # the training history plus the new positives (the online update, see candidate_source).
-        liked = None if not snap["positives"] else tuple(int(m) for m in self.catalog.movie_ids[snap["history_rows"]])
-        snap["query"] = Query(user_id=int(user_id), liked=liked,
-                              consumed=tuple(int(m) for m in self.catalog.movie_ids[list(snap["consumed"])]))
+        # No positive feedback yet: the generator's own query for this user; else the same query on
+        # the training history grown by the new positives (the online update, see candidate_source).
+        history = ratings = None
+        if snap["positives"]:
+            history, ratings = self.catalog.movie_ids[snap["history_rows"]], snap["history_stars"]
+        snap["query"] = Query(user_id=int(user_id), liked=history, ratings=ratings,
+                              consumed=self.catalog.movie_ids[np.fromiter(snap["consumed"], dtype=np.int64)])
         return snap
 
     def cold_start_user(self, liked_titles: list[str], genres: list[str], wish: str | None,

@@ -299,6 +299,19 @@ def query_matrix(vectors: Any, dimension: int, metric: str = "cosine") -> np.nda
     return single
 
 
+def int_ids(ids: np.ndarray, parse=None, index: str = "?") -> np.ndarray:
+    """``query_many``'s string ids as int64, -1 for the padding ""; ``parse`` maps id strings to int64."""
+    out = np.full(ids.shape, -1, dtype=np.int64)
+    present = ids != ""
+    if present.any():
+        try:
+            out[present] = ids[present].astype(np.int64) if parse is None else parse(ids[present])
+        except ValueError:
+            raise VectorStoreError(f"the {index!r} index holds ids that are not integers (e.g. "
+                                   f"{ids[present][0]!r}); query it with query_many") from None
+    return out
+
+
 def check_top_k(top_k: int) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
         raise VectorStoreError(f"top_k must be a positive integer, got {top_k!r}")
@@ -341,6 +354,15 @@ class VectorStore(abc.ABC):
 
         When fewer than ``top_k`` records qualify, rows are padded with id "" and score -inf.
         """
+
+    def query_many_int(
+        self, vectors, top_k: int, filter: dict | None = None, namespace: str = "", parse=None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``query_many`` with the ids as int64 (-1 in the padding), for records whose ids are
+        integers written as text (the course's movie ids). ``parse`` maps an array of id strings
+        to int64 (default: numpy's cast); a store that keeps integer ids may skip the text."""
+        ids, scores = self.query_many(vectors, top_k, filter=filter, namespace=namespace)
+        return int_ids(ids, parse, getattr(self, "name", "?")), scores
 
     @abc.abstractmethod
     def fetch(self, ids: Sequence[str], namespace: str = "") -> dict[str, Record]:

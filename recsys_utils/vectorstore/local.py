@@ -65,11 +65,12 @@ _BLOCK_BYTES = 64 << 20
 class _Namespace:
     """Immutable snapshot of one namespace; mutations build a new one (copy-on-write)."""
 
-    __slots__ = ("ids", "matrix", "metadata", "rows", "_columns", "_text_ids")
+    __slots__ = ("ids", "matrix", "metadata", "rows", "_columns", "_text_ids", "_int_ids")
 
     def __init__(self, ids: list[str], matrix: np.ndarray, metadata: list[dict]):
         self.ids = np.asarray(ids, dtype=object)
         self._text_ids: np.ndarray | None = None
+        self._int_ids: np.ndarray | bool | None = None
         self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         self.metadata = metadata
         self.rows = {record_id: row for row, record_id in enumerate(ids)}
@@ -88,6 +89,19 @@ class _Namespace:
         if self._text_ids is None:
             self._text_ids = np.asarray(self.ids.tolist(), dtype=str) if len(self.ids) else np.empty(0, dtype=str)
         return self._text_ids
+
+    @property
+    def int_ids(self) -> np.ndarray | None:
+        """The ids as int64 when every id is an integer written canonically ("42", not "042"),
+        else None: ``query_many_int`` then gathers integers and skips parsing text."""
+        if self._int_ids is None:
+            text = self.text_ids
+            try:
+                values = text.astype(np.int64) if len(text) else np.empty(0, dtype=np.int64)
+                self._int_ids = values if np.array_equal(values.astype(str), text) else False
+            except ValueError:
+                self._int_ids = False
+        return self._int_ids if self._int_ids is not False else None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -376,19 +390,50 @@ class LocalVectorStore(VectorStore):
     def query_many(
         self, vectors, top_k: int, filter: dict | None = None, namespace: str = ""
     ) -> tuple[np.ndarray, np.ndarray]:
+        ns, rows, scores = self._query_rows(vectors, top_k, filter, namespace)
+        if ns is None:
+            return np.full(rows.shape, "", dtype=str), scores
+        ids = np.full(rows.shape, "", dtype=ns.text_ids.dtype)
+        found = rows >= 0
+        ids[found] = ns.text_ids[rows[found]]
+        return ids, scores
+
+    def query_many_int(
+        self, vectors, top_k: int, filter: dict | None = None, namespace: str = "", parse=None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        ns = self._namespaces.get(namespace)
+        if ns is not None and len(ns) and ns.int_ids is None:
+            return super().query_many_int(vectors, top_k, filter, namespace, parse)
+        ns, rows, scores = self._query_rows(vectors, top_k, filter, namespace)
+        if ns is None:
+            return rows, scores
+        return np.where(rows >= 0, ns.int_ids[np.maximum(rows, 0)], -1), scores
+
+    def _query_rows(self, vectors, top_k: int, filter: dict | None, namespace: str):
+        """(namespace or None when empty, (n, top_k) record rows with -1 in the padding, scores)."""
         top_k = check_top_k(top_k)
         queries = query_matrix(vectors, self.dimension, self.metric)  # cosine: unit rows
         n = len(queries)
         scores_out = np.full((n, top_k), -np.inf, dtype=np.float32)
+        rows_out = np.full((n, top_k), -1, dtype=np.int64)
         ns = self._namespaces.get(namespace)
         if ns is None or len(ns) == 0:
             if filter is not None:
                 filter_mask(filter, MetadataColumns([]))
-            return np.full((n, top_k), "", dtype=str), scores_out
-        ids_out = np.full((n, top_k), "", dtype=ns.text_ids.dtype)
+            return None, rows_out, scores_out
         matrix, rows = self._candidates(ns, filter)
         k = min(top_k, len(matrix))
-        if k > 0:
+        if k > 0 and n == 1:
+            # One query (the service's case): 1-d operations, without take_along_axis's index grids.
+            scores = matrix @ queries[0]
+            m = scores.shape[0]
+            part = np.argpartition(scores, m - k)[m - k :] if k < m else np.arange(m)
+            part_scores = scores[part]
+            order = np.argsort(-part_scores, kind="stable")
+            best = part[order]
+            rows_out[0, :k] = best if rows is None else rows[best]
+            scores_out[0, :k] = part_scores[order]
+        elif k > 0:
             block = max(1, _BLOCK_BYTES // (4 * max(1, len(matrix))))
             for start in range(0, n, block):
                 scores = queries[start : start + block] @ matrix.T
@@ -401,10 +446,9 @@ class LocalVectorStore(VectorStore):
                 part_scores = np.take_along_axis(scores, part, axis=1)
                 order = np.argsort(-part_scores, axis=1, kind="stable")
                 best = np.take_along_axis(part, order, axis=1)
-                original = best if rows is None else rows[best]
-                ids_out[start : start + len(scores), :k] = ns.text_ids[original]
+                rows_out[start : start + len(scores), :k] = best if rows is None else rows[best]
                 scores_out[start : start + len(scores), :k] = np.take_along_axis(part_scores, order, axis=1)
-        return ids_out, scores_out
+        return ns, rows_out, scores_out
 
     def fetch(self, ids: Sequence[str], namespace: str = "") -> dict[str, Record]:
         ids = _check_ids(ids)
