@@ -13,9 +13,11 @@ and make runs incomparable). The load generator is this process: N asyncio clien
 sending its next request as soon as the previous answer arrived (closed loop, so mean latency
 = clients / throughput), for random known users with k=10 and explanations on. These users have
 sent no feedback, so the service answers them from its start-up table (``pipeline.Recommender.
-precompute_fresh``); ``--online`` empties that table (``RECSYS_PRECOMPUTE_USERS=0``) and measures
-the per-request path a user takes once their feedback changed their state (generator query,
-``state_for``, the policy's forward pass, explanations).
+precompute_fresh``); ``--online`` measures the per-request path a user takes once their feedback
+changed their state: before the measurement every user likes the first movie recommended to
+them (one ``POST /feedback`` each, stored durably), so each request folds that like in (the
+generator's ``for_user_update``, ``state_for``, the policy's forward pass, explanations); the
+start-up table is emptied too (``RECSYS_PRECOMPUTE_USERS=0``).
 
 Printed in one run, per worker count: a cold pass (every user once at 32 clients), then req/s,
 p50 and p99 at each client count; per-request server CPU (p50 of the ``Server-Timing`` header
@@ -57,7 +59,7 @@ TARGET_CLIENTS = 32
 TARGET_CPU_MS = 1.2
 TARGET_SCALING = 1.6
 TARGET_COLD_RATIO = 2.0
-ONLINE = False  # --online: no start-up table, every request takes the online path
+ONLINE = False  # --online: every user has liked a movie first, so every request takes the online path
 EXPLAIN = True  # --no-explain: measure the pipeline without the explanations (memoised per worker)
 
 
@@ -249,6 +251,9 @@ def run_workers(args, workers: int, user_ids) -> dict:
                   f"({health['reranking']['base_policy']}); explainer {health['explainer']}; status {health['status']}")
             print(f"{'clients':>7} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'cpu/req':>8} {'hdr p50':>8} "
                   f"{'client':>7} {'errors':>6}  connections per worker")
+            if ONLINE:
+                primed = like_first_recommendation(port, user_ids, args.k)
+                print(f"online path: {primed} users liked their first recommendation before the measurement")
             rows = {"cold": measure(port, server.pid, user_ids, TARGET_CLIENTS, 0, args.k, 0, each_once=True)}
             for clients in (int(c) for c in args.clients.split(",")):
                 rows[clients] = measure(port, server.pid, user_ids, clients, args.seconds, args.k, clients)
@@ -263,6 +268,19 @@ def run_workers(args, workers: int, user_ids) -> dict:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
+
+
+def like_first_recommendation(port: int, user_ids, k: int) -> int:
+    """Each user likes the first movie recommended to them (``--online``): every later request
+    for them takes the online path. Returns how many feedback events were stored."""
+    stored = 0
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        for user in user_ids:
+            items = http.post("/recommend", json={"user_id": user, "k": k, "explain": False}).json()["items"]
+            if items:
+                reply = http.post("/feedback", json={"user_id": user, "movie_id": items[0]["movie_id"], "event": "like"})
+                stored += reply.status_code == 200 and reply.json().get("stored") is True
+    return stored
 
 
 def verdict(name: str, value: float, target: float, below: bool = True, unit: str = "") -> str:
@@ -284,7 +302,8 @@ def main() -> None:
     parser.add_argument("--no-explain", action="store_true",
                         help="ask for no explanations (each worker memoises them, so a cold worker pays for them)")
     parser.add_argument("--online", action="store_true",
-                        help="no start-up table: every request takes the path of a user whose feedback changed them")
+                        help="every user likes their first recommendation first, and no start-up table: every "
+                             "request takes the path of a user whose feedback changed them")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run every worker count this many times, alternating; targets use the medians")
     args = parser.parse_args()
