@@ -110,7 +110,8 @@ def main() -> None:
 
     print(f"{args.dataset}: {rows.size} evaluated users, {eval_data.n_items} movies; generator ready in "
           f"{gen_seconds:.1f} s (cache {gen.report['cache']}); ALS {gen.report['als_choice']}, "
-          f"text weight {gen.text_weight}, cold-start text weight {gen.cold_text_weight}, cold-start popularity prior "
+          f"text weight {gen.text_weight} (pool text weight {gen.pool_text_weight}), "
+          f"cold-start text weight {gen.cold_text_weight}, cold-start popularity prior "
           f"{gen.cold_popularity_weight}, cold-start neighbour share {gen.cold_neighbour_share}, single-title text weight "
           f"{gen.single_text_weight} and neighbour share {gen.single_neighbour_share}, text-only popularity prior "
           f"{gen.text_popularity_weight}")

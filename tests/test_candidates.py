@@ -350,6 +350,72 @@ def test_fusion_weight_between_interpolates(world):
     assert any(not np.array_equal(a.movie_ids, b.movie_ids) for a, b in zip(cf_only, text_only, strict=True))
 
 
+def test_a_pool_keeps_the_top_10_and_orders_the_rest_by_the_pool_weight(world):
+    """Known users' lists longer than HEAD: the first HEAD places are the top-10 list at text_weight,
+    the rest the pool weight's fusion of the same pool without them; an explicit weight is one band."""
+    from recsys_utils.candidates.generator import HEAD
+
+    movies, vectors, train, data, cf, gen = world
+    banded = build_generator(movies, train, vectors, cf, gen.cf_store, gen.text_store, text_weight=0.5,
+                             pool_text_weight=0.0)
+    users = data.user_ids[:40]
+    top10 = banded.for_users(users, HEAD)
+    pools = banded.for_users(users, 60)
+    rows = banded._user_rows(users)
+    reference = banded.pools(rows, 60, text_weight=0.5)
+    moved = 0
+    for short, long, pool in zip(top10, pools, reference, strict=True):
+        assert len(long) == 60 and np.unique(long.movie_ids).size == 60
+        np.testing.assert_array_equal(long.movie_ids[:HEAD], short.movie_ids)
+        np.testing.assert_array_equal(short.movie_ids, banded.fuse(pool, 0.5, HEAD).movie_ids)
+        rest = banded.fuse(pool, 0.0, 70).movie_ids  # w_pool = 0: the CF index's order
+        np.testing.assert_array_equal(long.movie_ids[HEAD:], rest[~np.isin(rest, short.movie_ids)][: 60 - HEAD])
+        assert np.all(np.diff(long.scores) <= 1e-6), "scores not best first"
+        moved += not np.array_equal(long.movie_ids, banded.fuse(pool, 0.5, 60).movie_ids)
+    assert moved > 0, "the pool weight changed no list: the test data cannot tell the bands apart"
+    # an explicit text weight (the text-only path, the service's fold-ins) orders the whole list
+    explicit = banded.for_users(users, 60, text_weight=0.5)
+    for got, pool in zip(explicit, reference, strict=True):
+        np.testing.assert_array_equal(got.movie_ids, banded.fuse(pool, 0.5, 60).movie_ids)
+    with pytest.raises(ValueError, match="pool_text_weight"):
+        build_generator(movies, train, vectors, cf, gen.cf_store, gen.text_store, pool_text_weight=1.5)
+
+
+def test_pool_weight_is_chosen_by_validation_recall(world, monkeypatch):
+    """select_fusion's pool weight: the banded lists' recall@100 over its text weights, kept at the
+    top-10 weight unless another beats it by a standard error (recomputed here by hand)."""
+    from recsys_utils import metrics
+    from recsys_utils.candidates.evaluate import ranked_columns
+    from recsys_utils.splits import temporal_holdout
+
+    movies, vectors, train, _, _, _ = world
+    monkeypatch.setattr(build_module, "BUDGETS", {"smoke": {"factors": (8,), "regularization": (1.0,),
+                                                            "text_weights": (0.0, 0.3, 1.0),
+                                                            "popularity_weights": (0.0,), "neighbour_shares": (0.0,)}})
+    monkeypatch.setattr(build_module, "fit_cf_vectors", functools.partial(fit_cf_vectors, iterations=3))
+    choice = build_module.select_fusion(movies, train, vectors, seed=1, budget="smoke")
+    table = choice["validation_pool_text_weight_recall"]
+    assert set(table) == {0.0, 0.3, 1.0} and choice["pool_depth"] == 100
+    # the same figure by hand for one weight: validation fit, memory indexes, banded lists
+    fit_part, validation = temporal_holdout(train, build_module.VALIDATION_FRACTION)
+    vdata = evaluation.build_eval_data(fit_part, validation, movies.movie_id)
+    cf = fit_cf_vectors(vdata.train, vdata.user_ids, factors=8, regularization=1.0, iterations=3, seed=1)
+    cf_store, text_store = _memory_stores(movies, cf, vectors)
+    gen = build_generator(movies, fit_part, vectors, cf, cf_store, text_store)
+    rows = vdata.eval_rows
+    pools = gen.pools(rows, 10, text_weight=0.5)
+    recall = {}
+    for weight in (0.0, 0.3, 1.0):
+        lists = [gen.fuse_banded(p, choice["text_weight"], weight, 100) for p in pools]
+        recall[weight] = metrics.recall_at_k(ranked_columns(lists, vdata.item_ids, 100), vdata.relevant[rows], 100)
+        assert table[weight] == pytest.approx(float(np.nanmean(recall[weight])))
+    best = max(table, key=table.get)
+    diff = recall[best] - recall[choice["text_weight"]]
+    diff = diff[np.isfinite(diff)]
+    beats = diff.size > 1 and diff.mean() > diff.std(ddof=1) / np.sqrt(diff.size)
+    assert choice["pool_text_weight"] == (best if beats else choice["text_weight"])
+
+
 def test_cache_is_reused_and_rebuilt_when_the_ratings_change(world, tmp_path, monkeypatch):
     movies, vectors, train, _, _, _ = world
     monkeypatch.setenv("RECSYS_DATA_DIR", str(tmp_path))
@@ -377,7 +443,8 @@ def test_cache_is_reused_and_rebuilt_when_the_ratings_change(world, tmp_path, mo
     assert (first.report["cache"], second.report["cache"]) == ("built", "loaded")
     np.testing.assert_array_equal(first.cf.item_factors, second.cf.item_factors)
     # the cold-start choices (text weight, neighbour share, single-title ones) survive the cache
-    for name in ("cold_text_weight", "cold_neighbour_share", "single_text_weight", "single_neighbour_share"):
+    for name in ("cold_text_weight", "cold_neighbour_share", "single_text_weight", "single_neighbour_share",
+                 "pool_text_weight"):
         assert getattr(first, name) == getattr(second, name)
     assert len(first.report["validation_single_ndcg"]) == 2 * 2  # text weights x neighbour shares
     assert (second.neighbour_store is None) == (max(second.cold_neighbour_share, second.single_neighbour_share) == 0)

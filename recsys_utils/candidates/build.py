@@ -4,7 +4,9 @@
 
 1. **Validation carved out of training** (``splits.temporal_holdout`` of the training ratings;
    the test set plays no part). On it: the ALS grid (factors x regularisation) by nDCG@10; then
-   the known-user text weight of the fusion, the cold-start text weight jointly with the
+   the known-user text weight of the fusion, then the known-user pool weight (the text weight of the
+   places after the first ``HEAD``, by recall@``MIN_POOL``; one-SE rule against the text weight),
+   the cold-start text weight jointly with the
    cold-start neighbour share and popularity prior (for profiles of 3-5 titles, then text weight
    and neighbour share again for profiles of one title), and the text-only popularity prior, each
    by nDCG@10 over a small grid (0 always in it), through in-memory indexes of the validation fit.
@@ -38,6 +40,7 @@ from ..vectorstore import open_store, open_store_rebuilding
 from .collaborative import CFVectors, fit_cf_vectors
 from .evaluate import cold_start_profiles, ranked_columns
 from .generator import (
+    HEAD,
     MIN_POOL,
     PRIOR_POOL,
     CandidateGenerator,
@@ -51,7 +54,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["BUDGETS", "build_generator", "candidates_dir", "ensure_candidate_generator", "ensure_cf_index",
            "index_records", "select_fusion"]
 
-VERSION = "4"  # 4: cold-start neighbour shares (cosine CF index) and single-title weights
+VERSION = "5"  # 5: known users' pool text weight (recall@100); 4: cold-start neighbour shares and single-title weights
 # popularity_weights: the prior's β (generator module docstring); 0 keeps a pure CF/text ranking.
 # neighbour_shares: ν, the cold-start CF part's share given to the liked titles' cosine neighbours.
 BUDGETS = {
@@ -115,7 +118,7 @@ def build_generator(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vect
                     title_counts: np.ndarray | None = None, report: dict | None = None,
                     cold_popularity_weight: float = 0.0, text_popularity_weight: float = 0.0,
                     neighbour_store=None, cold_neighbour_share: float = 0.0, single_text_weight: float | None = None,
-                    single_neighbour_share: float = 0.0) -> CandidateGenerator:
+                    single_neighbour_share: float = 0.0, pool_text_weight: float | None = None) -> CandidateGenerator:
     """A generator over ``movies`` (sorted by id, row-aligned with ``text_vectors``)."""
     from ..embeddings import user_embeddings
 
@@ -133,7 +136,8 @@ def build_generator(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vect
                               popularity=train_counts, cold_popularity_weight=cold_popularity_weight,
                               text_popularity_weight=text_popularity_weight, genres=genres,
                               neighbour_store=neighbour_store, cold_neighbour_share=cold_neighbour_share,
-                              single_text_weight=single_text_weight, single_neighbour_share=single_neighbour_share)
+                              single_text_weight=single_text_weight, single_neighbour_share=single_neighbour_share,
+                              pool_text_weight=pool_text_weight)
 
 
 def _memory_stores(movies: pd.DataFrame, cf: CFVectors, text_vectors: np.ndarray):
@@ -158,7 +162,8 @@ def _memory_neighbour_store(movies: pd.DataFrame, cf: CFVectors):
 
 def select_fusion(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vectors: np.ndarray, seed: int,
                   budget: str = "full", k: int = 10) -> dict:
-    """ALS setting, known-user and cold-start text weights, each chosen by validation nDCG@k."""
+    """ALS setting, known-user and cold-start text weights, each chosen by validation nDCG@k; the
+    known users' pool weight by validation recall@``MIN_POOL`` (``generator`` module docstring)."""
     from ..evaluation import build_eval_data, evaluate_ranked, rank_with_model
     from ..splits import temporal_holdout
 
@@ -193,6 +198,17 @@ def select_fusion(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vector
         lists = [gen.fuse(p, weight, k) for p in pools]
         known[float(weight)] = ndcg(ranked_columns(lists, movie_ids, k))
     text_weight = max(known, key=known.get)
+
+    # the places after the first HEAD of a known user's list: by recall at the pool's size, from the
+    # same pools (each index was asked for MIN_POOL unseen movies), the head kept at text_weight
+    depth = max(k, MIN_POOL)
+    relevant = vdata.relevant[rows]
+    pool_users = {}
+    for weight in grid["text_weights"] if text_weight < 1.0 else ():  # text only: the prior's path, one band
+        lists = [gen.fuse_banded(p, text_weight, weight, depth, HEAD) for p in pools]
+        pool_users[float(weight)] = metrics.recall_at_k(ranked_columns(lists, movie_ids, depth), relevant, depth)
+    pool_weight = _one_se_choice(pool_users, float(text_weight)) if pool_users else float(text_weight)
+    pool_recall = {w: float(np.nanmean(v)) for w, v in pool_users.items()}
 
     shares = grid.get("neighbour_shares", (0.0,))
 
@@ -249,6 +265,8 @@ def select_fusion(movies: pd.DataFrame, train_ratings: pd.DataFrame, text_vector
     text_beta = _one_se_choice(text_users, 0.0)
     return {"als": cf.params | {"seed": seed}, "als_choice": best_als, "validation_als_ndcg": als_scores,
             "text_weight": text_weight, "validation_text_weight_ndcg": known,
+            "pool_text_weight": float(pool_weight), "validation_pool_text_weight_recall": pool_recall,
+            "pool_depth": int(depth),
             "cold_text_weight": cold_weight, "validation_cold_text_weight_ndcg": cold_by_weight,
             "cold_popularity_weight": cold_beta, "validation_cold_ndcg": cold, "cold_neighbour_share": cold_share,
             "single_text_weight": single_weight, "single_neighbour_share": single_share,
@@ -389,7 +407,7 @@ def ensure_candidate_generator(data, splits, seed: int = 42, backend: str = "aut
                            cold_popularity_weight=choice["cold_popularity_weight"],
                            text_popularity_weight=choice["text_popularity_weight"], neighbour_store=neighbour_store,
                            cold_neighbour_share=shares[0], single_text_weight=choice.get("single_text_weight"),
-                           single_neighbour_share=shares[1])
+                           single_neighbour_share=shares[1], pool_text_weight=choice.get("pool_text_weight"))
 
 
 def _write_cache(folder: Path, key: dict, cf: CFVectors, choice: dict) -> None:
@@ -424,6 +442,6 @@ def _read_cache(folder: Path, key: dict):
     cf = CFVectors(item, user, ids, float(info["regularization"]), float(info["alpha"]), info["params"])
     choice = manifest["choice"]
     for name in ("validation_text_weight_ndcg", "validation_cold_text_weight_ndcg",
-                 "validation_text_popularity_weight_ndcg"):
+                 "validation_text_popularity_weight_ndcg", "validation_pool_text_weight_recall"):
         choice[name] = {float(a): v for a, v in choice[name].items()}
     return cf, choice

@@ -25,6 +25,21 @@ profiles of 1-5 titles (on ml-100k the neighbour share ν = 1 and a popularity p
 like switched a returning user from the validated known-user ranking to a cold-start one, with a
 third index query per request.
 
+**A pool is judged by recall at its size, a top-10 by nDCG@10**, and the weight that is best for
+one is not best for the other: the text side lifts the first places and crowds out CF candidates
+further down. So a known user's list longer than ``HEAD`` (10) is built in two bands from the same
+fused pool: its first ``HEAD`` movies at w (chosen by validation nDCG@10), the rest at the pool
+weight w_pool (chosen by validation recall@100, one-SE rule against w_pool = w), skipping the head's
+movies. The top-10 of any list is therefore the top-10 list itself. Validation (full budget),
+recall@100 at w_pool against w_pool = w = 0.5: ml-latest-small 0.4565 (w_pool = 0.2) against 0.4440,
+ml-100k 0.6242 (w_pool = 0.2) against 0.6129; EASE 0.4484 and ALS alone 0.4469 on ml-latest-small.
+Test users (``benchmarks/bench_retrieval.py``): pool recall@100 over the best CF's, ml-latest-small
+0.931 -> 0.984, ml-100k 0.972 -> 1.003; nDCG@10 unchanged by construction. While exploring, the
+test figures of a single weight were also looked at (reported as such: ml-latest-small recall@100
+ratio 0.973 at w = 0, 0.984 at 0.2, 0.931 at 0.5); the weights served are the validation choices.
+Also measured on ml-latest-small validation and not adopted: ALS with 256 factors, 30 iterations,
+α = 3 or λ = 3/30 (recall@100 0.4477, 0.4482, 0.4120, 0.3962/0.3602 against 0.4469 at 128, 15, 1, 10).
+
 **Popularity prior** (cold-start profiles and text-only retrieval): the fusion gains a term
 ``+ β · z_pop(j)``, z-scored ``log(1 + training ratings of j)`` within the pool, with β chosen
 on validation like w (0 is in every grid, so the prior is only used where it helped). Why:
@@ -122,6 +137,7 @@ MAX_NIN = 1_000  # ids per $nin filter we send (far inside Pinecone's filter-siz
 MIN_POOL = 100  # each index is asked for at least this many unseen movies, so top-10 lists do not depend on k
 WISH_TEXT_WEIGHT = 0.5  # text weight when a profile carries a free-text wish (no data to tune it on)
 MAX_OVERFETCH = 1_000  # extra window for seen movies; heavier users fall back to $nin
+HEAD = 10  # a known user's first places follow text_weight (nDCG@10); further places pool_text_weight (recall)
 PRIOR_POOL = 300  # text-only pool when a popularity prior re-ranks it (validation: 300 beat 100 on both datasets)
 
 
@@ -179,7 +195,8 @@ class CandidateGenerator:
                  report: dict | None = None, popularity: np.ndarray | None = None,
                  cold_popularity_weight: float = 0.0, text_popularity_weight: float = 0.0,
                  genres: Sequence[str] = (), neighbour_store=None, cold_neighbour_share: float = 0.0,
-                 single_text_weight: float | None = None, single_neighbour_share: float = 0.0):
+                 single_text_weight: float | None = None, single_neighbour_share: float = 0.0,
+                 pool_text_weight: float | None = None):
         self.movie_ids = np.asarray(movie_ids, dtype=np.int64)
         if np.any(np.diff(self.movie_ids) <= 0):
             raise ValueError("movie_ids must be sorted and unique")
@@ -190,7 +207,9 @@ class CandidateGenerator:
         if len(user_text_vectors) != cf.user_ids.size or len(seen) != cf.user_ids.size:
             raise ValueError("user text vectors, seen lists and CF user factors must cover the same users")
         single_text_weight = cold_text_weight if single_text_weight is None else single_text_weight
+        pool_text_weight = text_weight if pool_text_weight is None else pool_text_weight
         for name, weight in (("text_weight", text_weight), ("cold_text_weight", cold_text_weight),
+                             ("pool_text_weight", pool_text_weight),
                              ("single_text_weight", single_text_weight),
                              ("cold_neighbour_share", cold_neighbour_share),
                              ("single_neighbour_share", single_neighbour_share)):
@@ -206,6 +225,7 @@ class CandidateGenerator:
         self.cf_store, self.text_store = cf_store, text_store
         self.titles = titles
         self.text_weight, self.cold_text_weight = float(text_weight), float(cold_text_weight)
+        self.pool_text_weight = float(pool_text_weight)
         self.neighbour_store = neighbour_store
         self.cold_neighbour_share = float(cold_neighbour_share)
         self.single_text_weight = float(single_text_weight)
@@ -253,12 +273,18 @@ class CandidateGenerator:
 
     def for_users(self, user_ids, k: int, filters: dict | None = None,
                   text_weight: float | None = None) -> list[Candidates]:
-        """Top-``k`` unseen movies for each known user (training ratings excluded)."""
+        """Top-``k`` unseen movies for each known user (training ratings excluded). Beyond the first
+        ``HEAD`` places the fitted ``pool_text_weight`` orders the list (module docstring); an
+        explicit ``text_weight`` orders all of it."""
         rows = self._user_rows(user_ids)
         weight = self.text_weight if text_weight is None else text_weight
         # text only: the text index re-ranked with the popularity prior chosen on validation
         prior = self.text_popularity_weight if weight >= 1.0 else 0.0
-        pools = self.pools(rows, PRIOR_POOL if prior > 0 else k, filters, weight)
+        banded = text_weight is None and prior == 0 and k > HEAD and self.pool_text_weight != weight
+        fetch = 0.5 if banded else weight  # both indexes when the two bands' weights differ
+        pools = self.pools(rows, PRIOR_POOL if prior > 0 else k, filters, fetch)
+        if banded:
+            return [self.fuse_banded(pool, weight, self.pool_text_weight, k) for pool in pools]
         return [self.fuse(pool, weight, k, prior) for pool in pools]
 
     def for_user_update(self, user_id: int, history_movie_ids, history_ratings, k: int, exclude=(),
@@ -433,6 +459,19 @@ class CandidateGenerator:
             text_weight * _zscore(pool["text"].astype(np.float64))
         order = np.lexsort((ids, -score))[:k]
         return Candidates(ids[order], score[order])
+
+    @classmethod
+    def fuse_banded(cls, pool: dict, head_weight: float, pool_weight: float, k: int, head: int = HEAD) -> Candidates:
+        """The first ``head`` movies of ``fuse(pool, head_weight)``, then ``fuse(pool, pool_weight)``
+        without them, ``k`` in all. Each movie keeps its own band's fused score; the second band's
+        are shifted down by one constant where needed, so the scores stay best first."""
+        top = cls.fuse(pool, head_weight, min(head, k))
+        rest = cls.fuse(pool, pool_weight, k + len(top))
+        keep = ~np.isin(rest.movie_ids, top.movie_ids)
+        ids, scores = rest.movie_ids[keep][: k - len(top)], rest.scores[keep][: k - len(top)]
+        if len(top) and scores.size and scores[0] > top.scores[-1]:
+            scores = scores - (scores[0] - top.scores[-1])
+        return Candidates(np.concatenate([top.movie_ids, ids]), np.concatenate([top.scores, scores]))
 
     def _retrieve(self, store, vectors, seen, n, filters) -> list[np.ndarray]:
         return [ids for ids, _ in unseen_top(store, vectors, seen, n, filters, self._parse_ids)]
