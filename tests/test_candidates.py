@@ -187,12 +187,13 @@ def _history(train, user_id):
     return mine[ITEM_COL].to_numpy(np.int64), mine[RATING_COL].to_numpy(np.float64)
 
 
-@pytest.mark.parametrize("text_weight", [0.0, 0.5])
-def test_user_update_without_new_movies_is_the_known_user_query(world, text_weight):
-    """The online update starts where for_user stands: same ids, same scores."""
+@pytest.mark.parametrize(("text_weight", "pool_text_weight"), [(0.0, None), (0.5, None), (0.5, 0.2)])
+def test_user_update_without_new_movies_is_the_known_user_query(world, text_weight, pool_text_weight):
+    """The online update starts where for_user stands: same ids, same scores (two bands included)."""
     movies, vectors, train, data, cf, _ = world
     cf_store, text_store = _memory_stores(movies, cf, vectors)
-    gen = build_generator(movies, train, vectors, cf, cf_store, text_store, text_weight=text_weight)
+    gen = build_generator(movies, train, vectors, cf, cf_store, text_store, text_weight=text_weight,
+                          pool_text_weight=pool_text_weight)
     for user_id in data.user_ids[:25]:
         ids, stars = _history(train, int(user_id))
         before, same = gen.for_user(int(user_id), 20), gen.for_user_update(int(user_id), ids, stars, 20)

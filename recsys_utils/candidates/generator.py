@@ -18,7 +18,7 @@ re-scored with both vectors (exact, the pool is small) and fused by weighted z-s
 with the text weight w chosen on validation data carved out of training
 (``build.select_fusion``). ``w = 0`` skips the text index and returns the CF index's ranking.
 A known user whose clicks and likes grew their history since training (the service's online
-update, ``for_user_update``) gets the same fusion on the grown history: the fitted ALS factor
+update, ``for_user_update``) gets the same fusion (and bands, below) on the grown history: the fitted ALS factor
 plus the fold-in of what was added, and the taste vector of the grown history. Why not
 ``for_profile`` on the whole history, as the service first did: its weights were chosen for
 profiles of 1-5 titles (on ml-100k the neighbour share ν = 1 and a popularity prior), so one
@@ -277,20 +277,23 @@ class CandidateGenerator:
         ``HEAD`` places the fitted ``pool_text_weight`` orders the list (module docstring); an
         explicit ``text_weight`` orders all of it."""
         rows = self._user_rows(user_ids)
+        fetch, size, fuse = self._known_user_fusion(text_weight, k)
+        return [fuse(pool) for pool in self.pools(rows, size, filters, fetch)]
+
+    def _known_user_fusion(self, text_weight: float | None, k: int):
+        """How a known user's list is fused: (which indexes to ask, as a weight; pool size; pool -> list)."""
         weight = self.text_weight if text_weight is None else text_weight
         # text only: the text index re-ranked with the popularity prior chosen on validation
         prior = self.text_popularity_weight if weight >= 1.0 else 0.0
-        banded = text_weight is None and prior == 0 and k > HEAD and self.pool_text_weight != weight
-        fetch = 0.5 if banded else weight  # both indexes when the two bands' weights differ
-        pools = self.pools(rows, PRIOR_POOL if prior > 0 else k, filters, fetch)
-        if banded:
-            return [self.fuse_banded(pool, weight, self.pool_text_weight, k) for pool in pools]
-        return [self.fuse(pool, weight, k, prior) for pool in pools]
+        if text_weight is None and prior == 0 and k > HEAD and self.pool_text_weight != weight:
+            # both indexes, since the two bands' weights differ
+            return 0.5, k, lambda pool: self.fuse_banded(pool, weight, self.pool_text_weight, k)
+        return weight, (PRIOR_POOL if prior > 0 else k), lambda pool: self.fuse(pool, weight, k, prior)
 
     def for_user_update(self, user_id: int, history_movie_ids, history_ratings, k: int, exclude=(),
                         filters: dict | None = None) -> Candidates:
         """A known user whose history grew since training (the service's online update): the
-        known-user query of ``for_user`` (same fusion weight, no neighbours or prior) on the grown
+        known-user query of ``for_user`` (same fusion weights, no neighbours or prior) on the grown
         history, every movie in it and in ``exclude`` left out.
 
         CF query: the fitted ALS factor plus the fold-in of the movies added since training. With
@@ -318,11 +321,8 @@ class CandidateGenerator:
             cf_query = self.cf.fold_in(np.union1d(history_rows, self._item_rows(trained, "training history")))
         text_query = user_embedding(self.text_vectors[history_rows], ratings)
         excluded = np.unique(np.concatenate([history, trained, np.asarray(exclude, dtype=np.int64).ravel()]))
-        weight = self.text_weight
-        prior = self.text_popularity_weight if weight >= 1.0 else 0.0  # as for_users
-        pool = self._pool(np.asarray(cf_query, dtype=np.float32), text_query, excluded,
-                          PRIOR_POOL if prior > 0 else k, filters, weight)
-        return self.fuse(pool, weight, k, prior)
+        fetch, size, fuse = self._known_user_fusion(None, k)  # as for_user
+        return fuse(self._pool(np.asarray(cf_query, dtype=np.float32), text_query, excluded, size, filters, fetch))
 
     def for_profile(self, liked_movie_ids=(), wish: str | None = None, k: int = 50, exclude=(),
                     filters: dict | None = None, text_weight: float | None = None,
