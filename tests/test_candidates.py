@@ -382,6 +382,23 @@ def test_a_pool_keeps_the_top_10_and_orders_the_rest_by_the_pool_weight(world):
         build_generator(movies, train, vectors, cf, gen.cf_store, gen.text_store, pool_text_weight=1.5)
 
 
+def test_two_z_score_bands_equal_two_fuse_calls(world):
+    """fuse_banded's one-pass path (both weights strictly between 0 and 1) gives the lists and
+    scores of fusing the pool twice and dropping the head from the second list."""
+    from recsys_utils.candidates.generator import HEAD
+
+    _, _, _, data, _, gen = world
+    for pool in gen.pools(np.arange(40), 60, text_weight=0.5):
+        got = gen.fuse_banded(pool, 0.5, 0.2, 60)
+        top, rest = gen.fuse(pool, 0.5, HEAD), gen.fuse(pool, 0.2, 60 + HEAD)
+        keep = ~np.isin(rest.movie_ids, top.movie_ids)
+        tail_ids, tail = rest.movie_ids[keep][: 60 - HEAD], rest.scores[keep][: 60 - HEAD]
+        if tail[0] > top.scores[-1]:
+            tail = tail - (tail[0] - top.scores[-1])
+        np.testing.assert_array_equal(got.movie_ids, np.r_[top.movie_ids, tail_ids])
+        np.testing.assert_allclose(got.scores, np.r_[top.scores, tail], rtol=1e-6, atol=1e-6)
+
+
 def test_pool_weight_is_chosen_by_validation_recall(world, monkeypatch):
     """select_fusion's pool weight: the banded lists' recall@100 over its text weights, kept at the
     top-10 weight unless another beats it by a standard error (recomputed here by hand)."""
