@@ -45,7 +45,10 @@ def test_planning_room_exists_only_when_the_dynamics_are_on(results):
     assert abs(ctl["room"]["mean"]) < lt["room"]["mean"] / 3
     methods = lt["methods"]
     assert methods["lookahead oracle"]["mean_return"]["mean"] > methods["myopic oracle"]["mean_return"]["mean"]
-    assert methods["myopic oracle"]["mean_return"]["low"] > methods["random"]["mean_return"]["high"]
+    # The simulator's model beats random picks from the same pools, paired user by user (the marginal
+    # intervals may overlap on the smoke profile's few users, now that the pools are better).
+    assert lt["oracle_over_random"]["low"] > 0, lt["oracle_over_random"]
+    assert methods["myopic oracle"]["mean_return"]["mean"] > methods["random"]["mean_return"]["mean"]
     # The long-term regime's sessions end sooner under random recommendations than the control's.
     assert methods["random"]["session_length"]["high"] < ctl["methods"]["random"]["session_length"]["low"]
 

@@ -258,6 +258,8 @@ def analyse(regime: RegimeResult, groups: np.ndarray) -> dict:
         # As a share of the myopic oracle's mean return (the interval scaled by that mean).
         "room_share": {k: v / float(myopic.mean()) for k, v in room.items()},
         "model_gap": ev.paired_difference(res["myopic oracle"]["per_user"], greedy),
+        # What the simulator's own model buys over random picks from the same pools, user by user.
+        "oracle_over_random": ev.paired_difference(res["myopic oracle"]["per_user"], res["random"]["per_user"]),
         "gains": {}, "share_of_room": {}, "poi": {},
     }
     for method in (*LEARNERS, FITTED_Q, "myopic oracle", "lookahead oracle", "similarity greedy", "most popular"):
@@ -516,7 +518,8 @@ def metrics_record(results: dict, analysis: dict, budget: Budget, sanity: dict, 
     for name, a in analysis.items():
         key = name.replace("-", "_")
         metrics[key] = _round({
-            "room": a["room"], "room_share": a["room_share"], "model_gap": a["model_gap"], "gains": a["gains"],
+            "room": a["room"], "room_share": a["room_share"], "model_gap": a["model_gap"],
+            "oracle_over_random": a["oracle_over_random"], "gains": a["gains"],
             "share_of_room": a["share_of_room"], "normalised_iqm": a["normalised_iqm"],
             "probability_of_improvement": a["poi"], "best_rl": a["best_rl"],
             "methods": {r["method"]: {m: r[m] for m in ("mean_return", "ctr", "session_length", "diversity")}
