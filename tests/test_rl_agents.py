@@ -118,7 +118,7 @@ def test_serving_scores_through_a_numpy_copy_equal_to_torch(world, saved, which)
     obs, _ = policy.observations([state], ids[None])
     flat = obs.reshape(-1, obs.shape[-1])
     served = policy.network_scores(flat)
-    assert isinstance(getattr(policy._numpy_forward, "forward", policy._numpy_forward), NumpyForward)
+    assert isinstance(policy._numpy_forward, NumpyForward)
     np.testing.assert_allclose(served, policy._torch_scores(flat), rtol=1e-5, atol=1e-5)
 
 

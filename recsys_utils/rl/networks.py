@@ -65,12 +65,14 @@ class NumpyForward:
     (``serving.LoadedPolicy.network_scores``).
     """
 
-    def __init__(self, user_size: int, k: int, per_candidate: int, encoder: list, score: tuple, head: list):
+    def __init__(self, user_size: int, k: int, per_candidate: int, encoder: list, score: tuple, head: list,
+                 log_softmax: bool = False):
         self.user_size, self.k, self.per_candidate = user_size, k, per_candidate
         self.encoder, self.score, self.head = encoder, score, head
+        self.log_softmax = log_softmax  # PPO: the categorical distribution's normalised logits
 
     @classmethod
-    def from_torch(cls, extractor, head_modules) -> NumpyForward | None:
+    def from_torch(cls, extractor, head_modules, log_softmax: bool = False) -> NumpyForward | None:
         if not isinstance(extractor, CandidateScorer):
             return None
         encoder, head = _numpy_layers(extractor.encoder), _numpy_layers(nn.Sequential(*head_modules))
@@ -79,7 +81,7 @@ class NumpyForward:
         score = extractor.score
         bias = float(score.bias.detach()) if score.bias is not None else 0.0
         return cls(extractor.user_size, extractor.k, extractor.per_candidate, encoder,
-                   (score.weight.detach().numpy()[0].copy(), np.float32(bias)), head)
+                   (score.weight.detach().numpy()[0].copy(), np.float32(bias)), head, log_softmax)
 
     def __call__(self, observations: np.ndarray) -> np.ndarray:
         obs = np.asarray(observations, dtype=np.float32)
@@ -93,7 +95,8 @@ class NumpyForward:
         scores = np.where(valid, hidden @ weight + bias, np.float32(MASKED))
         weights = valid[..., None].astype(np.float32)
         summary = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
-        return _apply(self.head, np.concatenate([scores, summary], axis=1).astype(np.float32))
+        out = _apply(self.head, np.concatenate([scores, summary], axis=1).astype(np.float32))
+        return out - np.logaddexp.reduce(out, axis=1, keepdims=True) if self.log_softmax else out
 
 
 def _numpy_layers(stack) -> list | None:

@@ -275,9 +275,7 @@ class LoadedPolicy:
         else:
             policy = self.model.policy
             forward = NumpyForward.from_torch(policy.pi_features_extractor,
-                                              [*policy.mlp_extractor.policy_net, policy.action_net])
-            if forward is not None:
-                forward = _LogSoftmax(forward)
+                                              [*policy.mlp_extractor.policy_net, policy.action_net], log_softmax=True)
         if forward is None:
             return None
         return forward if _agrees(forward, self._torch_scores, self.layout.size) else None
@@ -371,21 +369,11 @@ class LoadedPolicy:
                            "of the catalogue lesson 04 ran on (rerun it on this dataset)") from None
 
 
-class _LogSoftmax:
-    def __init__(self, forward):
-        self.forward = forward
-
-    def __call__(self, observations):
-        logits = self.forward(observations)
-        return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
-
-
 def _agrees(forward, torch_forward, size: int, seed: int = 0) -> bool:
     """Do the numpy copy and torch agree (to float32 rounding) on random observations, with padded slots?"""
     rng = np.random.default_rng(seed)
     obs = rng.normal(size=(8, size)).astype(np.float32)
-    inner = getattr(forward, "forward", forward)
-    per = obs[:, inner.user_size :].reshape(8, inner.k, inner.per_candidate)
+    per = obs[:, forward.user_size :].reshape(8, forward.k, forward.per_candidate)
     per[:, -2:, :] = 0.0  # padded slots take the masked branch
     return bool(np.allclose(forward(obs), torch_forward(obs), rtol=1e-4, atol=1e-4))
 
