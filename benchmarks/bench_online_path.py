@@ -31,6 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from bench_service import like_first_recommendation  # a sibling script: benchmarks/ is on sys.path
     from fastapi.testclient import TestClient
 
     from recsys_utils.service import ServiceSettings, create_app
@@ -44,9 +45,7 @@ def main() -> None:
     with TestClient(app) as client:
         rec = app.state.service.recommender
         users = [int(u) for u in rec.users.user_ids[: args.users]]
-        for user in users:
-            items = client.post("/recommend", json={"user_id": user, "k": 10, "explain": False}).json()["items"]
-            client.post("/feedback", json={"user_id": user, "movie_id": items[0]["movie_id"], "event": "like"})
+        like_first_recommendation(client, users, 10)
         snaps = {u: rec.known_user(u) for u in users}
         contexts = {u: rec.retrieve(snaps[u], None) for u in users}
         policy = getattr(rec.base, "policy", None)

@@ -252,7 +252,8 @@ def run_workers(args, workers: int, user_ids) -> dict:
             print(f"{'clients':>7} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'cpu/req':>8} {'hdr p50':>8} "
                   f"{'client':>7} {'errors':>6}  connections per worker")
             if ONLINE:
-                primed = like_first_recommendation(port, user_ids, args.k)
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+                    primed = like_first_recommendation(http, user_ids, args.k)
                 print(f"online path: {primed} users liked their first recommendation before the measurement")
             rows = {"cold": measure(port, server.pid, user_ids, TARGET_CLIENTS, 0, args.k, 0, each_once=True)}
             for clients in (int(c) for c in args.clients.split(",")):
@@ -270,16 +271,16 @@ def run_workers(args, workers: int, user_ids) -> dict:
             server.wait(timeout=30)
 
 
-def like_first_recommendation(port: int, user_ids, k: int) -> int:
-    """Each user likes the first movie recommended to them (``--online``): every later request
-    for them takes the online path. Returns how many feedback events were stored."""
+def like_first_recommendation(http, user_ids, k: int) -> int:
+    """Each user likes the first movie recommended to them (``--online``; ``http`` is an httpx or
+    FastAPI test client): every later request for them takes the online path. Returns how many
+    feedback events were stored."""
     stored = 0
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-        for user in user_ids:
-            items = http.post("/recommend", json={"user_id": user, "k": k, "explain": False}).json()["items"]
-            if items:
-                reply = http.post("/feedback", json={"user_id": user, "movie_id": items[0]["movie_id"], "event": "like"})
-                stored += reply.status_code == 200 and reply.json().get("stored") is True
+    for user in user_ids:
+        items = http.post("/recommend", json={"user_id": user, "k": k, "explain": False}).json()["items"]
+        if items:
+            reply = http.post("/feedback", json={"user_id": user, "movie_id": items[0]["movie_id"], "event": "like"})
+            stored += reply.status_code == 200 and reply.json().get("stored") is True
     return stored
 
 
