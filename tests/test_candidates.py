@@ -124,6 +124,24 @@ def test_heavy_user_is_served_by_nin_filters_not_by_fetching_everything(world):
     assert nins and all(len(f["movie_id"]["$nin"]) <= 1000 for f in nins)
 
 
+def test_the_embedded_stores_own_exclusion_gives_the_over_fetched_answer(world):
+    """unseen_top asks the embedded store once (query_many_int_excluding) and Pinecone-like stores
+    by over-fetching and $nin: the same unseen lists and scores, heavy users included."""
+    gen = world[-1]
+    ids, recording = _line_store(2400)
+    rng = np.random.default_rng(3)
+    queries = np.array([[0.0, 1.0], [0.3, -1.0], [1.0, 0.2]], np.float32)
+    seen = [ids[:1600], np.sort(rng.choice(ids, 300, replace=False)), np.empty(0, np.int64)]
+    for n, flt in ((5, None), (120, None), (40, {"year": {"$gte": 1990}})):
+        native = unseen_top(recording.store, queries, seen, n, flt)
+        fetched = unseen_top(recording, queries, seen, n, flt)
+        assert not recording.calls or all(c[1] > n for c in recording.calls)  # the wrapper over-fetched
+        recording.calls.clear()
+        for (got, got_scores), (want, want_scores) in zip(native, fetched, strict=True):
+            assert got.tolist() == want.tolist()
+            np.testing.assert_allclose(got_scores, want_scores, atol=1e-6)
+
+
 def test_exclusion_filter_combines_with_user_filters():
     assert exclusion_filter(None, []) is None
     assert exclusion_filter(None, [3, 1]) == {"movie_id": {"$nin": [3, 1]}}

@@ -209,6 +209,17 @@ def test_user_embedding_is_weighted_mean_of_liked():
         user_embedding(items, np.array([5, 4]))
 
 
+def test_user_embedding_of_rows_reads_the_rated_rows_of_the_whole_matrix():
+    rng = np.random.default_rng(4)
+    items = rng.normal(size=(50, 8)).astype(np.float32)
+    rows = rng.choice(50, 12, replace=False)
+    for stars in (rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], 12), np.full(12, 2.0)):  # liked ones; nobody liked
+        np.testing.assert_allclose(user_embedding(items, stars, rows=rows), user_embedding(items[rows], stars),
+                                   atol=1e-6)
+    with pytest.raises(ValueError, match="one rating per rated row"):
+        user_embedding(items, np.array([5.0, 4.0]), rows=rows)
+
+
 def test_user_embeddings_match_the_single_user_rule():
     rng = np.random.default_rng(0)
     movies = pd.DataFrame({"movie_id": [10, 20, 30, 40, 50]})

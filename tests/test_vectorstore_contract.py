@@ -231,6 +231,33 @@ def test_query_many_int_is_query_many_with_integer_ids(make_store):
         odd.query_many_int(np.ones((1, DIM)), top_k=3)
 
 
+def test_the_embedded_store_leaves_excluded_ids_out_before_its_top_k(tmp_path):
+    """``query_many_int_excluding`` (the generator's unseen top lists): per query, the answer of
+    an over-fetching query_many_int with that query's excluded ids dropped, cut to top_k."""
+    store = open_store("local", name="excluding", dimension=DIM, path=tmp_path)
+    records = _movies(30)
+    store.upsert(records)
+    queries = np.stack([records[i][1] for i in (0, 7, 12)])
+    every_id = [int(r[0]) for r in records]
+    excluded = [np.array(every_id[:10]), np.array([], dtype=np.int64), np.array(every_id[3:29] + [99_999])]
+    for top_k, flt in ((4, None), (40, None), (5, {"genres": "Drama"}), (5, {"genres": "Western"})):
+        ids, scores = store.query_many_int_excluding(queries, top_k, excluded, filter=flt)
+        all_ids, all_scores = store.query_many_int(queries, top_k=len(records), filter=flt)
+        assert ids.shape == scores.shape == (3, top_k)
+        for row in range(3):
+            keep = (all_ids[row] >= 0) & ~np.isin(all_ids[row], excluded[row])
+            want = all_ids[row][keep][:top_k]
+            assert ids[row][: want.size].tolist() == want.tolist()
+            assert (ids[row][want.size:] == -1).all() and np.isneginf(scores[row][want.size:]).all()
+            np.testing.assert_allclose(scores[row][: want.size], all_scores[row][keep][:top_k], atol=1e-6)
+    assert (store.query_many_int_excluding(queries, 5, excluded)[0][2] >= 0).sum() == 4  # 4 of the 30 are left
+    with pytest.raises(VectorStoreError, match="one per query"):
+        store.query_many_int_excluding(queries, 3, excluded[:2])
+    odd = open_store("local", name="odd-ids", dimension=DIM, path=tmp_path)
+    odd.upsert([("007", np.ones(DIM), {})])
+    assert odd.query_many_int_excluding(np.ones((1, DIM)), 3, [np.array([7])]) is None  # caller over-fetches
+
+
 def test_an_all_zero_query_raises_its_own_error(make_store):
     """The service turns exactly this error (a wish the encoder maps to nothing) into a 400."""
     store = make_store()

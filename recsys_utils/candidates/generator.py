@@ -182,8 +182,9 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
-    std = float(values.std())
-    return (values - values.mean()) / (std if std > 0 else 1.0)
+    centred = values - values.mean()
+    std = float(np.sqrt(np.dot(centred, centred) / max(centred.size, 1)))  # np.std's overhead is most of its cost
+    return centred / (std if std > 0 else 1.0)
 
 
 class CandidateGenerator:
@@ -246,6 +247,7 @@ class CandidateGenerator:
         self.text_popularity_weight = float(text_popularity_weight)
         self.genres = tuple(genres)
         self._parse_ids = CatalogueIds(self.movie_ids)
+        self._user_row = {int(u): row for row, u in enumerate(cf.user_ids)}  # one user's row: a dict lookup
 
     # ------------------------------------------------------------------ public interface
     @property
@@ -305,7 +307,9 @@ class CandidateGenerator:
         from ..embeddings.users import user_embedding
 
         _check_k(k)
-        row = int(self._user_rows([user_id])[0])
+        row = self._user_row.get(int(user_id))
+        if row is None:
+            self._user_rows([user_id])  # raises the KeyError that names the user
         history = np.asarray(history_movie_ids, dtype=np.int64).ravel()
         ratings = np.asarray(history_ratings, dtype=np.float64).ravel()
         if history.size == 0 or ratings.shape != history.shape:
@@ -319,7 +323,7 @@ class CandidateGenerator:
             cf_query = self.cf.user_factors[row] + (self.cf.fold_in(added_rows) if added_rows.size else 0.0)
         else:
             cf_query = self.cf.fold_in(np.union1d(history_rows, self._item_rows(trained, "training history")))
-        text_query = user_embedding(self.text_vectors[history_rows], ratings)
+        text_query = user_embedding(self.text_vectors, ratings, rows=history_rows)
         excluded = np.unique(np.concatenate([history, trained, np.asarray(exclude, dtype=np.int64).ravel()]))
         fetch, size, fuse = self._known_user_fusion(None, k)  # as for_user
         return fuse(self._pool(np.asarray(cf_query, dtype=np.float32), text_query, excluded, size, filters, fetch))
@@ -418,9 +422,13 @@ class CandidateGenerator:
         return self._score_pool(cf_query, text_query, cf_list, text_list, nbr_query, nbr_list)
 
     def _score_pool(self, cf_query, text_query, cf_list, text_list, nbr_query=None, nbr_list=None) -> dict:
-        parts = [x for x in (cf_list, text_list, nbr_list) if x is not None]
-        ids = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
-        rows = np.searchsorted(self.movie_ids, ids)
+        # The union as a mask over catalogue rows: sorted like the ids, ~4x cheaper than np.unique.
+        in_pool = np.zeros(self.movie_ids.size, dtype=bool)
+        for part in (cf_list, text_list, nbr_list):
+            if part is not None:
+                in_pool[np.searchsorted(self.movie_ids, part)] = True
+        rows = np.flatnonzero(in_pool)
+        ids = self.movie_ids[rows]
         pool = {"movie_ids": ids, "cf_order": cf_list, "text_order": text_list, "nbr_order": nbr_list,
                 "pop": self._log_popularity[rows]}
         pool["cf"] = self.cf.item_factors[rows] @ cf_query if cf_query is not None else np.zeros(ids.size, np.float32)
@@ -616,14 +624,19 @@ def unseen_top(store, vectors: np.ndarray, seen: Sequence[np.ndarray], n: int,
                filters: dict | None = None, parse_ids=None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Top-``n`` ``(movie_ids, scores)`` per query vector, none of them in that query's ``seen``.
 
-    One batched query of ``2n + 50`` plus the bounded over-fetch per vector; a query whose
-    window holds fewer than ``n`` unseen movies is asked again with ``$nin`` of the seen movies
-    found so far (see the module docstring), so ``top_k`` stays <= 10,000 and no filter holds
-    more than ``MAX_NIN`` ids.
+    A store that leaves ids out itself (the embedded store's ``query_many_int_excluding``) is
+    asked once for exactly ``n``. Otherwise (Pinecone): one batched query of ``2n + 50`` plus the
+    bounded over-fetch per vector; a query whose window holds fewer than ``n`` unseen movies is
+    asked again with ``$nin`` of the seen movies found so far (see the module docstring), so
+    ``top_k`` stays <= 10,000 and no filter holds more than ``MAX_NIN`` ids.
     """
     vectors = np.asarray(vectors, dtype=np.float32)
     if len(seen) != len(vectors):
         raise ValueError(f"{len(vectors)} query vectors but {len(seen)} seen lists; give one per query")
+    excluding = getattr(store, "query_many_int_excluding", None)  # the embedded store leaves them out itself
+    found = excluding(vectors, n, seen, filters) if excluding is not None else None
+    if found is not None:
+        return [_as_ids(ids, scores) for ids, scores in zip(*found, strict=True)]
     top_k = _fetch_size(n, [len(s) for s in seen])
     ids, scores = _query_ids(store, vectors, top_k, filters, parse_ids)
     out = []

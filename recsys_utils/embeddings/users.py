@@ -36,21 +36,30 @@ def _liked_weights(ratings: np.ndarray) -> np.ndarray:
     return np.where(liked, ratings, 0.0) if liked.any() else ratings.astype(np.float64)
 
 
-def user_embedding(item_vectors: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-    """Unit-length rating-weighted mean of the liked items (rows of ``item_vectors``)."""
-    item_vectors = np.asarray(item_vectors, dtype=np.float32)
+def user_embedding(item_vectors: np.ndarray, ratings: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Unit-length rating-weighted mean of the liked items (rows of ``item_vectors``).
+
+    With ``rows`` (the rated items' rows, one rating each), ``item_vectors`` is the whole matrix
+    and only the liked rows are read: the service's online path embeds a grown history of
+    100-700 movies twice per request, and gathering every rated row cost more than the sum."""
     ratings = np.asarray(ratings, dtype=np.float64).ravel()
-    if item_vectors.ndim != 2 or len(item_vectors) != len(ratings):
-        raise ValueError(
-            f"item_vectors must be (n, d) with one rating per row; got {item_vectors.shape} "
-            f"vectors and {len(ratings)} ratings"
-        )
+    if rows is None:
+        item_vectors = np.asarray(item_vectors, dtype=np.float32)
+        rows = np.arange(len(item_vectors))
+        if item_vectors.ndim != 2 or len(item_vectors) != len(ratings):
+            raise ValueError(
+                f"item_vectors must be (n, d) with one rating per row; got {item_vectors.shape} "
+                f"vectors and {len(ratings)} ratings"
+            )
+    elif len(rows) != len(ratings):
+        raise ValueError(f"{len(rows)} rows but {len(ratings)} ratings; give one rating per rated row")
     if len(ratings) == 0:
         raise ValueError("a user embedding needs at least one rated movie")
     if np.any(ratings <= 0) or not np.all(np.isfinite(ratings)):
         raise ValueError("ratings must be positive finite numbers (MovieLens stars)")
     weights = _liked_weights(ratings)
-    return _unit(weights @ item_vectors)
+    used = weights > 0  # rows of weight 0 add nothing: gather and widen only the others
+    return _unit(weights[used] @ np.asarray(item_vectors[np.asarray(rows)[used]], dtype=np.float64))
 
 
 def user_embeddings(

@@ -215,7 +215,7 @@ class LoadedPolicy:
         ratings = np.ones(len(ids)) if history_ratings is None else np.asarray(history_ratings, dtype=np.float64)
         if len(ratings) != len(ids):
             raise ValueError(f"{len(ratings)} history_ratings for {len(ids)} history_movie_ids")
-        taste = user_embedding(self.item_vectors[pos], ratings)
+        taste = user_embedding(self.item_vectors, ratings, rows=pos)
         cf = self.collaborative.fold_in(pos) if self.collaborative is not None else None
         return UserState(taste_embedding=taste, recent_movie_ids=ids[-self.layout.window :].tolist(), cf_embedding=cf,
                          **session)
