@@ -140,10 +140,11 @@ class CollaborativeModel:
 
         empty = np.zeros((0, self.item_factors.shape[1]), dtype=np.float32)
         self._cf = CFVectors(self.item_factors, empty, np.zeros(0, dtype=np.int64), self.regularization, self.alpha)
+        self._has_vector = np.any(self.item_factors != 0, axis=1)  # movies the ALS has a vector for
 
     def fold_in(self, positions: np.ndarray) -> np.ndarray | None:
         rows = np.asarray(positions, dtype=np.int64)
-        rows = rows[np.any(self.item_factors[rows] != 0, axis=1)]  # movies the ALS has a vector for
+        rows = rows[self._has_vector[rows]]
         return self._cf.fold_in(rows) if rows.size else None
 
     def scores(self, user: np.ndarray | None, positions: np.ndarray) -> np.ndarray:
