@@ -16,8 +16,10 @@ sent no feedback, so the service answers them from its start-up table (``pipelin
 precompute_fresh``); ``--online`` measures the per-request path a user takes once their feedback
 changed their state: before the measurement every user likes the first movie recommended to
 them (one ``POST /feedback`` each, stored durably), so each request folds that like in (the
-generator's ``for_user_update``, ``state_for``, the policy's forward pass, explanations); the
-start-up table is emptied too (``RECSYS_PRECOMPUTE_USERS=0``).
+generator's ``for_user_update``, ``state_for``, the policy's forward pass, explanations). The
+service starts as in production, its start-up table and the explanations it warms included: the
+likes come after start-up, so the table no longer answers these users, and an answer for a
+pre-feedback state (``profile_version`` 0) is counted as an error.
 
 Printed in one run, per worker count: a cold pass (every user once at 32 clients), then req/s,
 p50 and p99 at each client count; per-request server CPU (p50 of the ``Server-Timing`` header
@@ -60,6 +62,7 @@ TARGET_CPU_MS = 1.2
 TARGET_SCALING = 1.6
 TARGET_COLD_RATIO = 2.0
 ONLINE = False  # --online: every user has liked a movie first, so every request takes the online path
+_BEFORE_FEEDBACK = b'"profile_version":0}'  # how an answer for a state no feedback has changed reads
 EXPLAIN = True  # --no-explain: measure the pipeline without the explanations (memoised per worker)
 
 
@@ -92,8 +95,6 @@ def start_server(port: int, synthetic: bool, db: Path, allow_no_policy: bool = F
     )
     if allow_no_policy:
         env["RECSYS_SERVICE_REQUIRE_POLICY"] = "0"
-    if ONLINE:
-        env["RECSYS_PRECOMPUTE_USERS"] = "0"
     env.pop("OPENAI_API_KEY", None)
     if synthetic:
         env["RECSYS_SERVICE_SOURCE"] = "synthetic"
@@ -205,8 +206,8 @@ async def load(port: int, user_ids: list[int], clients: int, seconds: float, k: 
             latencies.append(time.perf_counter() - start)
             if connection.cpu_ms is not None:
                 cpu.append(connection.cpu_ms)
-            if status != 200 or b'"items"' not in body:
-                errors += 1
+            if status != 200 or b'"items"' not in body or (ONLINE and _BEFORE_FEEDBACK in body):
+                errors += 1  # --online: an answer for a user's pre-feedback state would not be the online path
 
     began = time.perf_counter()
     await asyncio.gather(*(client(c) for c in connections))

@@ -50,3 +50,20 @@ def test_the_benchmark_runs_against_two_workers_and_prints_how_connections_were_
     for line in two_worker_rows:
         split = [int(x) for x in line.split()[-1].split("/")]
         assert len(split) == 2 and sum(split) == 32 and min(split) >= 6, line
+
+
+@pytest.mark.slow
+def test_the_online_benchmark_measures_only_answers_past_the_users_feedback():
+    """--online: each user likes a movie first; an answer for their pre-feedback state (served by
+    the start-up table, which stays on as in production) would count as an error."""
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_service.py", "--synthetic", "--online", "--seconds", "0.5", "--clients",
+         "1", "--workers", "1"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+        text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    primed = [line for line in out.splitlines() if line.startswith("online path:")]
+    assert primed and int(primed[0].split()[2]) > 0, out
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit() and "ms" in line]
+    assert len(rows) == 2, out  # the cold pass and 1 client
+    assert all(row[-2] == "0" for row in rows), out  # the errors column

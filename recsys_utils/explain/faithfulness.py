@@ -322,14 +322,16 @@ def _title_pattern(variant: str) -> re.Pattern:
     return re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, variant.split())) + r"(?!\w)", re.IGNORECASE)
 
 
-def _title_variants(title: str) -> list[str]:
+@functools.lru_cache(maxsize=8192)
+def _title_variants(title: str) -> tuple[str, ...]:
+    # Cached like _title_pattern: the same liked titles are checked in every explanation of a user.
     variants = [title]
     bare = re.sub(r"\s*\([^)]*\)\s*$", "", title).strip()  # "Seven (Se7en)" -> "Seven"
     for candidate in (bare, re.sub(r"^(?:The|A|An)\s+", "", bare)):
         if len(candidate) >= 3 and candidate not in variants:
             variants.append(candidate)
     # Longest first: mask "The Usual Suspects" before "Usual Suspects" can split it.
-    return sorted(variants, key=len, reverse=True)
+    return tuple(sorted(variants, key=len, reverse=True))
 
 
 def _matches_number(stated: str, numbers: tuple[float, ...]) -> bool:
