@@ -124,10 +124,9 @@ def test_heavy_user_is_served_by_nin_filters_not_by_fetching_everything(world):
     assert nins and all(len(f["movie_id"]["$nin"]) <= 1000 for f in nins)
 
 
-def test_the_embedded_stores_own_exclusion_gives_the_over_fetched_answer(world):
+def test_the_embedded_stores_own_exclusion_gives_the_over_fetched_answer():
     """unseen_top asks the embedded store once (query_many_int_excluding) and Pinecone-like stores
     by over-fetching and $nin: the same unseen lists and scores, heavy users included."""
-    gen = world[-1]
     ids, recording = _line_store(2400)
     rng = np.random.default_rng(3)
     queries = np.array([[0.0, 1.0], [0.3, -1.0], [1.0, 0.2]], np.float32)
