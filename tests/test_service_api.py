@@ -221,6 +221,42 @@ def test_feedback_updates_the_next_recommendation_at_once(tmp_path):
         assert target in ctx.history_ids.tolist()
 
 
+def test_a_batch_of_feedback_is_one_post_per_event_in_one_commit(tmp_path):
+    """POST /feedback/batch: the same state as posting each event in order (two services, one each
+    way), stored at once; a retried batch (same keys) stores nothing; an unknown movie anywhere in
+    it stores none of it and is named by its index."""
+    slate_events = [("impression", None), ("click", None), ("watch", 0.6), ("like", None)]
+    states = []
+    for batched in (False, True):
+        with make_client(tmp_path / f"fb-{batched}.sqlite3") as c:
+            movies = [m["movie_id"] for m in c.post("/recommend", json={"user_id": 3, "k": 3, "explain": False}).json()["items"]]
+            events = [{"user_id": 3, "movie_id": m, "event": e, **({"watch_fraction": w} if w is not None else {})}
+                      for m in movies for e, w in slate_events[: 1 + (m == movies[0]) * 3]]
+            if batched:
+                keyed = [{**e, "idempotency_key": f"k{i}"} for i, e in enumerate(events)]
+                reply = c.post("/feedback/batch", json={"events": keyed})
+                assert reply.status_code == 200, reply.text
+                body = reply.json()
+                assert body["stored"] is True and [x["duplicate"] for x in body["events"]] == [False] * len(events)
+                assert [x["event_id"] for x in body["events"]] == list(range(1, len(events) + 1))
+                again = c.post("/feedback/batch", json={"events": keyed}).json()
+                assert [x["duplicate"] for x in again["events"]] == [True] * len(events)
+                bad = [*keyed[:2], {"user_id": 3, "movie_id": 999_999, "event": "click"}]
+                assert_error(c.post("/feedback/batch", json={"events": bad}), 404, "events[2]", "999999")
+                assert_error(c.post("/feedback/batch", json={"events": []}), 422)
+                assert service(c).store.count() == len(events)
+            else:
+                for e in events:
+                    assert c.post("/feedback", json=e).status_code == 200
+            after = c.post("/recommend", json={"user_id": 3, "k": 10, "explain": False}).json()
+            snapshot = service(c).recommender.known_user(3)
+            states.append((after["user"]["profile_version"], [m["movie_id"] for m in after["items"]],
+                           sorted(snapshot["positives"].items()), list(snapshot["window_rows"]),
+                           snapshot["counts"].tolist(), snapshot["last_feedback"].tolist()))
+    assert states[0] == states[1]
+    assert states[1][0] == len(events) and states[1][2]  # every event applied; the like is a positive
+
+
 def test_a_frozen_service_keeps_the_generator_query_but_never_repeats_a_consumed_movie(tmp_path):
     with generator_order_client(tmp_path / "fb.sqlite3", update_embeddings=False) as c:
         before = c.post("/recommend", json={"user_id": 7, "k": 10, "explain": False}).json()

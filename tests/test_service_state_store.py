@@ -16,7 +16,7 @@ import time
 import pytest
 
 from recsys_utils.service.errors import StoreBusy
-from recsys_utils.service.feedback_store import RedisStateStore, SQLiteStateStore
+from recsys_utils.service.feedback_store import NewEvent, RedisStateStore, SQLiteStateStore
 from recsys_utils.service.running import free_loopback_port
 
 
@@ -86,6 +86,34 @@ def test_an_idempotency_key_stores_the_event_once(store):
     other = store.store(4, 21, "click", idempotency_key="abc-2")
     assert not first.duplicate and again.duplicate and again.event_id == first.event_id
     assert other.event_id == first.event_id + 1 and store.count() == 2
+
+
+def test_a_batch_is_stored_in_order_once_and_all_or_nothing(store):
+    """store_many (POST /feedback/batch): one atomic write; keys repeated in the batch or from an
+    earlier one store nothing; a bad event anywhere stores none of the batch."""
+    store.append(9, 1, "impression")
+    batch = [NewEvent(1, 10, "impression", features=(0.5, 1.0), idempotency_key="a"), NewEvent(1, 10, "click"),
+             NewEvent(1, 10, "watch", watch_fraction=0.75), NewEvent(1, 10, "impression", idempotency_key="a"),
+             NewEvent(2, 11, "like", idempotency_key="b")]
+    stored = store.store_many(batch)
+    assert [(s.event_id, s.duplicate) for s in stored] == [(2, False), (3, False), (4, False), (2, True), (5, False)]
+    assert [(e.user_id, e.event) for e in store.events(after_id=1)] == [(1, "impression"), (1, "click"), (1, "watch"),
+                                                                        (2, "like")]
+    assert store.events(after_id=1)[0].features == (0.5, 1.0) and store.events(after_id=3)[0].watch_fraction == 0.75
+    again = store.store_many([NewEvent(2, 11, "like", idempotency_key="b"), NewEvent(3, 12, "dislike")])
+    assert [(s.event_id, s.duplicate) for s in again] == [(5, True), (6, False)]
+    with pytest.raises(ValueError, match="purchase"):
+        store.store_many([NewEvent(4, 13, "impression"), NewEvent(4, 13, "purchase")])
+    assert store.count() == 6 and store.store_many([]) == []
+
+
+def test_a_sqlite_batch_that_fails_mid_write_is_rolled_back(tmp_path):
+    with SQLiteStateStore(tmp_path / "state.sqlite3") as store:
+        store.append(1, 1, "impression")
+        with pytest.raises(OverflowError):  # the second insert fails inside the transaction
+            store.store_many([NewEvent(1, 2, "impression"), NewEvent(2**70, 3, "click")])
+        assert store.count() == 1 and [e.movie_id for e in store.events()] == [1]
+        assert store.append(1, 4, "like") == 2  # the store goes on; no id was used up
 
 
 def test_concurrent_appends_get_dense_unique_ids(store):

@@ -15,7 +15,7 @@ One small interface, ``StateStore``, two implementations with the same contract
   acknowledged event id; at start-up an integrity check plus the watermark refuse a damaged,
   emptied or truncated DB (``DamagedStore``) instead of starting with fewer events.
 * ``RedisStateStore`` (scale-out, ``RECSYS_STATE_STORE=redis://host:port/db``): the same data
-  in Redis, each append one atomic Lua script. Durability is the Redis server's: run it with
+  in Redis, each append one atomic Lua script (a batch: those scripts in one MULTI/EXEC). Durability is the Redis server's: run it with
   ``appendonly yes`` and ``appendfsync always`` for SQLite's guarantee.
 
 Both bound every call by ``timeout_s``: a locked or slow store raises ``StoreBusy`` (the API
@@ -62,6 +62,18 @@ class Stored(NamedTuple):
     duplicate: bool  # the idempotency key was seen before: nothing new was stored
 
 
+class NewEvent(NamedTuple):
+    """One event to store (``StateStore.store_many``)."""
+
+    user_id: int
+    movie_id: int
+    event: str
+    watch_fraction: float | None = None
+    policy_version: str | None = None
+    features: tuple | None = None
+    idempotency_key: str | None = None
+
+
 def _features_json(features) -> str | None:
     return None if features is None else json.dumps([round(float(x), 6) for x in features])
 
@@ -79,6 +91,13 @@ class StateStore:
     def store(self, user_id: int, movie_id: int, event: str, watch_fraction: float | None = None,
               policy_version: str | None = None, features=None, idempotency_key: str | None = None) -> Stored:
         """Store one event durably (returns after it is committed); a repeated key stores nothing."""
+        return self.store_many([NewEvent(user_id, movie_id, event, watch_fraction, policy_version, features,
+                                         idempotency_key)])[0]
+
+    def store_many(self, events: list[NewEvent]) -> list[Stored]:
+        """Store events in order as one atomic, durable write: all of them or none (a batch from
+        ``POST /feedback/batch``: one commit and one fsync for a whole slate's events). An event
+        whose idempotency key was stored before, in this batch or earlier, stores nothing."""
         raise NotImplementedError
 
     def append(self, user_id: int, movie_id: int, event: str, watch_fraction: float | None = None,
@@ -267,27 +286,37 @@ class SQLiteStateStore(StateStore):
                                 "retry with the same Idempotency-Key") from error
             raise
 
-    def store(self, user_id, movie_id, event, watch_fraction=None, policy_version=None, features=None,
-              idempotency_key=None) -> Stored:
-        _check_event(event)
-        row = (int(user_id), int(movie_id), event, watch_fraction, time.time(), policy_version,
-               _features_json(features), idempotency_key)
+    def store_many(self, events: list[NewEvent]) -> list[Stored]:
+        for e in events:
+            _check_event(e.event)
+        rows = [((int(e.user_id), int(e.movie_id), e.event, e.watch_fraction, time.time(), e.policy_version,
+                  _features_json(e.features), e.idempotency_key), e.idempotency_key) for e in events]
 
-        def write() -> Stored:
+        def write() -> list[Stored]:
             conn = self._conn
-            if idempotency_key is not None:
-                found = conn.execute("SELECT id FROM feedback WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
-                if found:
-                    return Stored(int(found[0]), True)
-            cursor = conn.execute(
-                "INSERT INTO feedback (user_id, movie_id, event, watch_fraction, created_at, policy_version, features,"
-                " idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
-            # isolation_level=None: autocommit, so the INSERT is its own committed transaction.
-            event_id = int(cursor.lastrowid)
-            self._write_watermark(event_id)
-            return Stored(event_id, False)
+            out: list[Stored] = []
+            conn.execute("BEGIN IMMEDIATE")  # one transaction: one commit, one WAL fsync, all or nothing
+            try:
+                for row, key in rows:
+                    if key is not None:  # the transaction sees its own inserts: a key repeated in the batch too
+                        found = conn.execute("SELECT id FROM feedback WHERE idempotency_key = ?", (key,)).fetchone()
+                        if found:
+                            out.append(Stored(int(found[0]), True))
+                            continue
+                    cursor = conn.execute(
+                        "INSERT INTO feedback (user_id, movie_id, event, watch_fraction, created_at, policy_version,"
+                        " features, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                    out.append(Stored(int(cursor.lastrowid), False))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            new_ids = [stored.event_id for stored in out if not stored.duplicate]
+            if new_ids:
+                self._write_watermark(max(new_ids))
+            return out
 
-        return self._run_write(write)
+        return self._run_write(write) if rows else []
 
     def publish_policy(self, version: int, payload: dict) -> bool:
         text = json.dumps(payload)
@@ -437,16 +466,25 @@ class RedisStateStore(StateStore):
             raise StoreBusy(f"the state store ({self.description}) did not answer within {self.timeout_s:.1f} s "
                             f"({type(error).__name__}); retry with the same Idempotency-Key") from error
 
-    def store(self, user_id, movie_id, event, watch_fraction=None, policy_version=None, features=None,
-              idempotency_key=None) -> Stored:
-        _check_event(event)
-        body = json.dumps({"user_id": int(user_id), "movie_id": int(movie_id), "event": event,
-                           "watch_fraction": watch_fraction, "created_at": time.time(),
-                           "policy_version": policy_version, "features": _features_json(features)})
-        keys = [self._key("last_id"), self._key("events"), self._key("user", int(user_id)),
-                self._key("idem", idempotency_key) if idempotency_key is not None else ""]
-        event_id, duplicate = self._call(lambda: self._append(keys=keys, args=[body]))
-        return Stored(int(event_id), bool(duplicate))
+    def store_many(self, events: list[NewEvent]) -> list[Stored]:
+        for e in events:
+            _check_event(e.event)
+        if not events:
+            return []
+
+        def write():
+            # MULTI/EXEC: the batch's appends run back to back, none of another client's between them.
+            pipe = self.client.pipeline(transaction=True)
+            for e in events:
+                body = json.dumps({"user_id": int(e.user_id), "movie_id": int(e.movie_id), "event": e.event,
+                                   "watch_fraction": e.watch_fraction, "created_at": time.time(),
+                                   "policy_version": e.policy_version, "features": _features_json(e.features)})
+                keys = [self._key("last_id"), self._key("events"), self._key("user", int(e.user_id)),
+                        self._key("idem", e.idempotency_key) if e.idempotency_key is not None else ""]
+                self._append(keys=keys, args=[body], client=pipe)
+            return pipe.execute()
+
+        return [Stored(int(event_id), bool(duplicate)) for event_id, duplicate in self._call(write)]
 
     def _load(self, ids: list[int]) -> list[FeedbackEvent]:
         if not ids:

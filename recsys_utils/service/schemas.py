@@ -164,6 +164,43 @@ class FeedbackResponse(BaseModel):
     events_until_fine_tune: int | None
 
 
+MAX_BATCH_EVENTS = 100
+
+
+class FeedbackBatchEvent(FeedbackRequest):
+    """One event of a batch; its idempotency key travels with it (the header is one per request)."""
+
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200,
+                                        description="as the Idempotency-Key header of POST /feedback, per event")
+
+
+class FeedbackBatchRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"examples": [{"events": [
+        {"user_id": 1, "movie_id": 1, "event": "impression", "idempotency_key": "s1-1-imp"},
+        {"user_id": 1, "movie_id": 1, "event": "click", "idempotency_key": "s1-1-click"},
+        {"user_id": 1, "movie_id": 1, "event": "watch", "watch_fraction": 0.8, "idempotency_key": "s1-1-watch"},
+    ]}]})
+
+    events: list[FeedbackBatchEvent] = Field(min_length=1, max_length=MAX_BATCH_EVENTS,
+                                             description="applied in this order, stored all together or not at all")
+
+
+class StoredEvent(BaseModel):
+    event_id: int
+    duplicate: bool = Field(False, description="its idempotency key was seen before: the event was stored once")
+
+
+class FeedbackBatchResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"events": [{"event_id": 17, "duplicate": False}, {"event_id": 18, "duplicate": False}], "stored": True,
+         "policy_version": "dqn-seed0+ft2", "events_until_fine_tune": 182}]})
+
+    events: list[StoredEvent] = Field(description="one per event sent, in the same order")
+    stored: bool = Field(description="true once every event is durably on disk (one commit for the batch)")
+    policy_version: str
+    events_until_fine_tune: int | None
+
+
 class MovieOut(BaseModel):
     movie_id: int
     title: str
