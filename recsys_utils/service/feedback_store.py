@@ -15,8 +15,9 @@ One small interface, ``StateStore``, two implementations with the same contract
   acknowledged event id; at start-up an integrity check plus the watermark refuse a damaged,
   emptied or truncated DB (``DamagedStore``) instead of starting with fewer events.
 * ``RedisStateStore`` (scale-out, ``RECSYS_STATE_STORE=redis://host:port/db``): the same data
-  in Redis, each append one atomic Lua script (a batch: those scripts in one MULTI/EXEC). Durability is the Redis server's: run it with
-  ``appendonly yes`` and ``appendfsync always`` for SQLite's guarantee.
+  in Redis, each append one atomic Lua script (a batch: those scripts in one MULTI/EXEC).
+  Durability is the Redis server's: run it with ``appendonly yes`` and ``appendfsync always``
+  for SQLite's guarantee.
 
 Both bound every call by ``timeout_s``: a locked or slow store raises ``StoreBusy`` (the API
 answers 503 with ``Retry-After``) instead of making requests queue for seconds. An append that
@@ -97,7 +98,14 @@ class StateStore:
     def store_many(self, events: list[NewEvent]) -> list[Stored]:
         """Store events in order as one atomic, durable write: all of them or none (a batch from
         ``POST /feedback/batch``: one commit and one fsync for a whole slate's events). An event
-        whose idempotency key was stored before, in this batch or earlier, stores nothing."""
+        whose idempotency key was stored before, in this batch or earlier, stores nothing. A bad
+        event type anywhere in the batch raises ``ValueError`` before anything is written."""
+        for e in events:
+            _check_event(e.event)
+        return self._store_checked(events) if events else []
+
+    def _store_checked(self, events: list[NewEvent]) -> list[Stored]:
+        """``store_many`` after its checks: the backend's atomic write of a non-empty batch."""
         raise NotImplementedError
 
     def append(self, user_id: int, movie_id: int, event: str, watch_fraction: float | None = None,
@@ -286,9 +294,7 @@ class SQLiteStateStore(StateStore):
                                 "retry with the same Idempotency-Key") from error
             raise
 
-    def store_many(self, events: list[NewEvent]) -> list[Stored]:
-        for e in events:
-            _check_event(e.event)
+    def _store_checked(self, events: list[NewEvent]) -> list[Stored]:
         rows = [((int(e.user_id), int(e.movie_id), e.event, e.watch_fraction, time.time(), e.policy_version,
                   _features_json(e.features), e.idempotency_key), e.idempotency_key) for e in events]
 
@@ -466,12 +472,7 @@ class RedisStateStore(StateStore):
             raise StoreBusy(f"the state store ({self.description}) did not answer within {self.timeout_s:.1f} s "
                             f"({type(error).__name__}); retry with the same Idempotency-Key") from error
 
-    def store_many(self, events: list[NewEvent]) -> list[Stored]:
-        for e in events:
-            _check_event(e.event)
-        if not events:
-            return []
-
+    def _store_checked(self, events: list[NewEvent]) -> list[Stored]:
         def write():
             # MULTI/EXEC: the batch's appends run back to back, none of another client's between them.
             pipe = self.client.pipeline(transaction=True)
