@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/bench_service.py --clients 1,8,32 --seconds 8 --workers 1,2
     .venv/bin/python benchmarks/bench_service.py --allow-no-policy  # before lesson 04 has run (says so)
     RECSYS_GENERATOR_BUDGET=smoke .venv/bin/python benchmarks/bench_service.py   # after a smoke run of lesson 03
+    .venv/bin/python benchmarks/bench_service.py --loop asyncio   # the workers' event loop (serve --loop)
 
 The service runs as in production: ``python -m recsys_utils.service.serve --workers W`` (uvicorn
 workers, each on its own ``SO_REUSEPORT`` socket: see that module for why) in its own process(es)
@@ -84,7 +85,7 @@ def process_tree_cpu(pid: int) -> float:
 
 
 def start_server(port: int, synthetic: bool, db: Path, allow_no_policy: bool = False,
-                 workers: int = 1) -> subprocess.Popen:
+                 workers: int = 1, loop: str | None = None) -> subprocess.Popen:
     env = dict(
         os.environ,
         RECSYS_EXPLAINER="offline",
@@ -112,6 +113,7 @@ def start_server(port: int, synthetic: bool, db: Path, allow_no_policy: bool = F
             "--no-access-log",
             "--workers",
             str(workers),
+            *(["--loop", loop] if loop else []),
         ],
         cwd=ROOT,
         env=env,
@@ -245,7 +247,8 @@ def measure(port: int, server_pid: int, user_ids, clients: int, seconds: float, 
 def run_workers(args, workers: int, user_ids) -> dict:
     port = free_loopback_port()
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(port, args.synthetic, Path(tmp) / "feedback.sqlite3", args.allow_no_policy, workers)
+        server = start_server(port, args.synthetic, Path(tmp) / "feedback.sqlite3", args.allow_no_policy, workers,
+                              args.loop)
         try:
             health = httpx.get(f"http://127.0.0.1:{port}/health").json()
             print(f"\n{workers} worker(s): {health['source']}; policy {health['policy_version']} "
@@ -306,6 +309,8 @@ def main() -> None:
     parser.add_argument("--online", action="store_true",
                         help="every user likes their first recommendation first, and no start-up table: every "
                              "request takes the path of a user whose feedback changed them")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default=None,
+                        help="the server's event loop (default: the service's own, recsys_utils.service.serve)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run every worker count this many times, alternating; targets use the medians")
     args = parser.parse_args()

@@ -127,3 +127,32 @@ def test_a_port_in_use_is_refused_by_name():
                                 capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert f"127.0.0.1:{port}" in result.stderr and "another --port" in result.stderr
+
+
+def test_the_event_loop_choice_reaches_uvicorn_in_every_launch_mode(monkeypatch):
+    """``--loop`` (module docstring: uvloop's tail under saturation) is handed to uvicorn as given,
+    with one worker, and in each worker the supervisor starts."""
+    from recsys_utils.service import serve
+
+    seen = {}
+    monkeypatch.setattr(serve.uvicorn, "run", lambda app, **kw: seen.setdefault("run", kw))
+    assert serve.main(["--workers", "1", "--loop", "asyncio"]) == 0
+    assert seen["run"]["loop"] == "asyncio"
+    seen.clear()
+    assert serve.main(["--workers", "1"]) == 0 and seen["run"]["loop"] == serve.DEFAULT_LOOP == "auto"
+
+    class FakeServer:
+        def __init__(self, config):
+            seen["config_loop"] = config.loop
+
+        def run(self, sockets):
+            seen["sockets"] = len(sockets)
+            for sock in sockets:
+                sock.close()
+
+    monkeypatch.setattr(serve.uvicorn, "Server", FakeServer)
+    serve._worker("127.0.0.1", free_loopback_port(), "warning", False, "asyncio")
+    assert seen["config_loop"] == "asyncio" and seen["sockets"] == 1
+    assert serve.Supervisor(2, "127.0.0.1", 8000, "info", True, "uvloop").args[-1] == "uvloop"
+    with pytest.raises(SystemExit):
+        serve.main(["--loop", "trio"])  # not one of uvicorn's loops: argparse names the choices

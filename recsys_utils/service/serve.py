@@ -18,6 +18,14 @@ artefact: the worker has printed which lesson to run, and restarting would only 
 and on SIGINT/SIGTERM stops every worker gracefully. Where ``SO_REUSEPORT`` does not balance
 (macOS, Windows) it hands over to uvicorn's own supervisor and says so. With one worker it is
 plain ``uvicorn``. Settings come from the environment as for ``uvicorn recsys_utils.service:app``.
+
+``--loop`` is uvicorn's: ``auto`` (uvloop when installed, the default) or ``asyncio``. Why it is
+exposed: under a saturating closed-loop load, uvloop sends the responses of the requests one loop
+iteration ran only when the iteration ends, so about 1% of requests wait two rounds (a known
+uvloop behaviour, MagicStack/uvloop#123). Measured with a bare ASGI app doing 2 ms of CPU per
+request, 32 closed-loop clients (``benchmarks/bench_event_loop.py``): p99/p50 2.0x with uvloop,
+1.1-1.2x with asyncio, at 0.95-0.98x its throughput. On the service the effect is smaller than this machine's run-to-run noise
+(``benchmarks/bench_service.py --loop``), so the default stays uvicorn's.
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ APP = "recsys_utils.service:app"
 MAX_RESTARTS = 5  # within RESTART_WINDOW_S; a worker that keeps dying is a bug to read, not to loop on
 RESTART_WINDOW_S = 60.0
 STOP_TIMEOUT_S = 30.0
+DEFAULT_LOOP = "auto"  # uvicorn's choice: uvloop when installed (see the module docstring on --loop)
+LOOPS = ("auto", "asyncio", "uvloop")
 
 logger = logging.getLogger("recsys_utils.service.serve")
 
@@ -82,16 +92,17 @@ def check_port_free(host: str, port: int) -> None:
                              "listening there, or pass another --port.") from None
 
 
-def _worker(host: str, port: int, log_level: str, access_log: bool) -> None:
+def _worker(host: str, port: int, log_level: str, access_log: bool, loop: str = DEFAULT_LOOP) -> None:
     """One worker process: its own socket, the app, uvicorn's server loop (which handles SIGTERM)."""
     sock = reuse_port_socket(host, port)
-    config = uvicorn.Config(APP, log_level=log_level, access_log=access_log)
+    config = uvicorn.Config(APP, log_level=log_level, access_log=access_log, loop=loop)
     uvicorn.Server(config).run(sockets=[sock])
 
 
 class Supervisor:
-    def __init__(self, workers: int, host: str, port: int, log_level: str, access_log: bool):
-        self.count, self.args = workers, (host, port, log_level, access_log)
+    def __init__(self, workers: int, host: str, port: int, log_level: str, access_log: bool,
+                 loop: str = DEFAULT_LOOP):
+        self.count, self.args = workers, (host, port, log_level, access_log, loop)
         self.context = multiprocessing.get_context("spawn")  # no forked torch/BLAS threads in workers
         self.processes: list = []
         self.restarts: deque[float] = deque()
@@ -154,22 +165,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     parser.add_argument("--no-access-log", action="store_true")
+    parser.add_argument("--loop", default=DEFAULT_LOOP, choices=LOOPS,
+                        help="the workers' event loop, as uvicorn's --loop (default auto: uvloop when installed)")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
     access_log = not args.no_access_log
     if args.workers == 1:
-        uvicorn.run(APP, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log)
+        uvicorn.run(APP, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log,
+                    loop=args.loop)
         return 0
     if not balanced_ports_supported():
         logger.warning("SO_REUSEPORT does not balance connections on %s: using uvicorn's shared socket, whose "
                        "workers may take connections unevenly", sys.platform)
         uvicorn.run(APP, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
-                    access_log=access_log)
+                    access_log=access_log, loop=args.loop)
         return 0
     check_port_free(args.host, args.port)
-    return Supervisor(args.workers, args.host, args.port, args.log_level, access_log).run()
+    return Supervisor(args.workers, args.host, args.port, args.log_level, access_log, args.loop).run()
 
 
 if __name__ == "__main__":
