@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench_service import RawClient  # noqa: E402  a sibling script: benchmarks/ is on sys.path
+
 from recsys_utils.service.running import free_loopback_port, process_stopped, wait_until_healthy  # noqa: E402
 
 WORK_S = float(os.environ.get("BENCH_WORK_MS", "2")) / 1000.0
@@ -47,28 +49,20 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": BODY})
 
 
-async def _request(reader, writer) -> None:
-    writer.write(b"GET /health HTTP/1.1\r\nHost: bench\r\n\r\n")
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(int(v) for k, _, v in (line.partition(b":") for line in head.split(b"\r\n"))
-                  if k.strip().lower() == b"content-length")
-    await reader.readexactly(length)
-
-
 async def _load(port: int, clients: int, seconds: float) -> np.ndarray:
     latencies: list[float] = []
-    connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(clients)]
+    connections = [RawClient("127.0.0.1", port) for _ in range(clients)]
+    await asyncio.gather(*(c.connect() for c in connections))
     stop = time.perf_counter() + seconds
 
-    async def client(reader, writer):
+    async def client(connection: RawClient):
         while time.perf_counter() < stop:  # bounded by the clock
             start = time.perf_counter()
-            await _request(reader, writer)
+            await connection.request("GET", "/health")
             latencies.append((time.perf_counter() - start) * 1000.0)
 
-    await asyncio.gather(*(client(r, w) for r, w in connections))
-    for _, writer in connections:
-        writer.close()
+    await asyncio.gather(*(client(c) for c in connections))
+    await asyncio.gather(*(c.close() for c in connections))
     return np.asarray(latencies)
 
 

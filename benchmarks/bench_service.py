@@ -55,6 +55,7 @@ import httpx
 import numpy as np
 
 from recsys_utils.service.running import free_loopback_port, process_stopped, wait_until_healthy
+from recsys_utils.service.serve import LOOPS
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 50.0
@@ -309,7 +310,7 @@ def main() -> None:
     parser.add_argument("--online", action="store_true",
                         help="every user likes their first recommendation first, and no start-up table: every "
                              "request takes the path of a user whose feedback changed them")
-    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default=None,
+    parser.add_argument("--loop", choices=LOOPS, default=None,
                         help="the server's event loop (default: the service's own, recsys_utils.service.serve)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run every worker count this many times, alternating; targets use the medians")

@@ -4,8 +4,8 @@ Each round, every simulated user asks ``POST /recommend`` for a slate, "looks at
 answers as a client application would, with the slate's events in one ``POST /feedback/batch``:
 an impression per movie shown, then click / watch fraction / like drawn from the RL lesson's
 user simulator (``rl.simulator.UserResponseModel``: a logit choice on the ground-truth
-predicted rating, with boredom when the same genres keep coming). The ground truth (``rl.ground_truth.RatingModel``)
-stays on the client side: the service only ever sees the events.
+predicted rating, with boredom when the same genres keep coming). The ground truth
+(``rl.ground_truth.RatingModel``) stays on the client side: the service only ever sees the events.
 
 Engagement per user and round = click + watch fraction + 0.5 x like summed over the slate,
 the simulator's reward. Every (user, round, slot) draws from its own seeded stream, so two

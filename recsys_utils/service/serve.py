@@ -19,13 +19,14 @@ and on SIGINT/SIGTERM stops every worker gracefully. Where ``SO_REUSEPORT`` does
 (macOS, Windows) it hands over to uvicorn's own supervisor and says so. With one worker it is
 plain ``uvicorn``. Settings come from the environment as for ``uvicorn recsys_utils.service:app``.
 
-``--loop`` is uvicorn's: ``auto`` (uvloop when installed, the default) or ``asyncio``. Why it is
-exposed: under a saturating closed-loop load, uvloop sends the responses of the requests one loop
-iteration ran only when the iteration ends, so about 1% of requests wait two rounds (a known
-uvloop behaviour, MagicStack/uvloop#123). Measured with a bare ASGI app doing 2 ms of CPU per
-request, 32 closed-loop clients (``benchmarks/bench_event_loop.py``): p99/p50 2.0x with uvloop,
-1.1-1.2x with asyncio, at 0.95-0.98x its throughput. On the service the effect is smaller than this machine's run-to-run noise
-(``benchmarks/bench_service.py --loop``), so the default stays uvicorn's.
+``--loop`` is uvicorn's: ``auto`` (uvloop when installed, the default), ``asyncio`` or
+``uvloop``. Why it is exposed: under a saturating closed-loop load, uvloop sends the responses of
+the requests one loop iteration ran only when the iteration ends, so about 1% of requests wait
+two rounds (a known uvloop behaviour, MagicStack/uvloop#123). Measured with a bare ASGI app doing
+2 ms of CPU per request, 32 closed-loop clients (``benchmarks/bench_event_loop.py``): p99/p50
+2.0x with uvloop, 1.1-1.2x with asyncio, at 0.95-1.02x its throughput. On the service the effect
+is smaller than this machine's run-to-run noise (``benchmarks/bench_service.py --loop``), so the
+default stays uvicorn's.
 """
 
 from __future__ import annotations
