@@ -74,6 +74,10 @@ def test_exercises_have_checks_and_solutions(notebook):
     assert solutions.exists(), f"no worked solutions at solutions/{solutions.name}"
     solved = set(re.findall(r"check\(\s*[\"'](\d\d\.\d+)[\"']", _text(solutions, "code")))
     assert known <= solved, f"exercises without a worked solution: {sorted(known - solved)}"
+    # check() returns a bool: left as a cell's last expression it prints a bare "False" in the
+    # executed lesson, under the hint it has already printed.
+    bare = [line for line in _text(notebook, "code").splitlines() if re.match(r"\s*check\(", line)]
+    assert not bare, f"assign check(...)'s result (passed = check(...)): {bare}"
 
 
 def test_glossary_entries_are_unique_and_defined():
