@@ -241,6 +241,61 @@ def test_user_update_follows_the_new_likes_and_excludes_them(world):
         gen.for_user_update(999_999, ids, stars, 10)
 
 
+class _TopKOnly:
+    """A store with only the top_k queries (as Pinecone has): the generator takes its general path."""
+
+    def __init__(self, store):
+        self.store = store
+        self.name = store.name
+
+    def query_many_int_excluding(self, *args, **kwargs):
+        return self.store.query_many_int_excluding(*args, **kwargs)
+
+
+def test_the_online_update_from_every_exact_score_equals_the_top_k_path(world):
+    """With two embedded stores, for_user_update's two bands come from one mat-vec per index
+    (``scores_by_int_id``): the same lists and scores as the general path's two top_k queries and
+    the re-scored union, for light and heavy histories, consumed movies, and movies only the text
+    index holds. Filters and lists within the head take the general path."""
+    from dataclasses import replace
+
+    movies, vectors, train, data, cf, _ = world
+    factors = cf.item_factors.copy()
+    factors[::4] = 0.0  # as for movies nobody rated in training: the CF index leaves them out
+    cf = replace(cf, item_factors=factors, _gram=None, _gram_inverse=None, _unit=None)
+    cf_store, text_store = _memory_stores(movies, cf, vectors)
+    unrated = movies.movie_id.to_numpy()[::4]
+    assert cf_store.count() == len(movies) - unrated.size
+    kwargs = {"text_weight": 0.5, "pool_text_weight": 0.2}
+    exact = build_generator(movies, train, vectors, cf, cf_store, text_store, **kwargs)
+    general = build_generator(movies, train, vectors, cf, _TopKOnly(cf_store), _TopKOnly(text_store), **kwargs)
+    rng = np.random.default_rng(5)
+    all_ids = movies.movie_id.to_numpy()
+    layouts = []
+    for user_id in data.user_ids[:40]:
+        ids, stars = _history(train, int(user_id))
+        added = rng.choice(np.setdiff1d(all_ids, ids), size=int(rng.integers(1, 60)), replace=False)
+        history, ratings = np.r_[ids, added], np.r_[stars, rng.choice([4.0, 5.0], added.size)]
+        consumed = rng.choice(all_ids, 5, replace=False)
+        for k in (20, 60):
+            got = exact.for_user_update(int(user_id), history, ratings, k, exclude=consumed)
+            want = general.for_user_update(int(user_id), history, ratings, k, exclude=consumed)
+            np.testing.assert_array_equal(got.movie_ids, want.movie_ids)
+            np.testing.assert_allclose(got.scores, want.scores, rtol=1e-5, atol=1e-5)
+            assert not np.isin(got.movie_ids, np.r_[history, consumed]).any()
+            layouts.append(np.isin(got.movie_ids, unrated).any())
+    assert any(layouts)  # some lists hold a movie the CF index lacks, scored 0 there as _score_pool does
+    calls = []
+    exact.cf_store = type("Spy", (), {"scores_by_int_id": lambda self, *a: calls.append(a) or None,
+                                      "query_many_int_excluding": cf_store.query_many_int_excluding,
+                                      "name": "spy"})()
+    ids, stars = _history(train, int(data.user_ids[0]))
+    exact.for_user_update(int(data.user_ids[0]), ids, stars, 20, filters={"year": {"$gte": 1990}})
+    exact.for_user_update(int(data.user_ids[0]), ids, stars, 10)
+    assert not calls  # a filter, or a list within the head: the general path
+    exact.cf_store = cf_store
+
+
 @pytest.fixture(scope="module")
 def neighbour_store(world):
     movies, _, _, _, cf, _ = world

@@ -258,6 +258,36 @@ def test_the_embedded_store_leaves_excluded_ids_out_before_its_top_k(tmp_path):
     assert odd.query_many_int_excluding(np.ones((1, DIM)), 3, [np.array([7])]) is None  # caller over-fetches
 
 
+def test_the_embedded_store_lays_every_score_out_in_the_callers_id_order(tmp_path):
+    """``scores_by_int_id`` (the generator's online update): one query's score of every record,
+    placed by the caller's id array (-inf for ids not stored); recomputed for another array and
+    after an upsert; None for ids that are not canonical integers."""
+    store = open_store("local", name="layout", dimension=DIM, path=tmp_path)
+    records = _movies(30)
+    store.upsert(records)
+    query = records[4][1] + 0.5 * records[9][1]
+    all_ids, all_scores = store.query_many_int(query[None, :], top_k=len(records))
+    exact = dict(zip(all_ids[0].tolist(), all_scores[0].tolist(), strict=True))
+    order = np.array([int(r[0]) for r in records][::-1] + [99_999], dtype=np.int64)  # unsorted, one unknown
+    got = store.scores_by_int_id(query, order)
+    assert got.dtype == np.float32 and got.shape == (31,) and np.isneginf(got[-1])
+    np.testing.assert_allclose(got[:-1], [exact[i] for i in order[:-1].tolist()], atol=1e-6)
+    again = store.scores_by_int_id(query, order[:-1].copy())  # another array: its own layout
+    np.testing.assert_allclose(again, got[:-1], atol=0)
+    store.upsert([(records[0][0], -records[0][1], records[0][2])])  # a new snapshot: the layout follows it
+    flipped = store.scores_by_int_id(query, order)
+    assert flipped[29] == pytest.approx(-got[29], abs=1e-6) and np.array_equal(flipped[:29], got[:29])
+    with pytest.raises(VectorStoreError, match="one query vector"):
+        store.scores_by_int_id(np.stack([query, query]), order)
+    with pytest.raises(VectorStoreError, match="int64 id array"):
+        store.scores_by_int_id(query, order.astype(np.int32))
+    empty = open_store("local", name="layout-empty", dimension=DIM, path=tmp_path)
+    assert np.isneginf(empty.scores_by_int_id(query, order)).all()
+    odd = open_store("local", name="layout-odd", dimension=DIM, path=tmp_path)
+    odd.upsert([("007", np.ones(DIM), {})])
+    assert odd.scores_by_int_id(np.ones(DIM), np.array([7])) is None  # the caller takes the top_k path
+
+
 def test_an_all_zero_query_raises_its_own_error(make_store):
     """The service turns exactly this error (a wish the encoder maps to nothing) into a 400."""
     store = make_store()

@@ -65,13 +65,14 @@ _BLOCK_BYTES = 64 << 20
 class _Namespace:
     """Immutable snapshot of one namespace; mutations build a new one (copy-on-write)."""
 
-    __slots__ = ("ids", "matrix", "metadata", "rows", "_columns", "_text_ids", "_int_ids", "_int_lookup")
+    __slots__ = ("ids", "matrix", "metadata", "rows", "_columns", "_text_ids", "_int_ids", "_int_lookup", "_layout")
 
     def __init__(self, ids: list[str], matrix: np.ndarray, metadata: list[dict]):
         self.ids = np.asarray(ids, dtype=object)
         self._text_ids: np.ndarray | None = None
         self._int_ids: np.ndarray | bool | None = None
         self._int_lookup: tuple[np.ndarray, np.ndarray] | None = None
+        self._layout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         self.metadata = metadata
         self.rows = {record_id: row for row, record_id in enumerate(ids)}
@@ -106,15 +107,30 @@ class _Namespace:
 
     def rows_of_int_ids(self, ids: np.ndarray) -> np.ndarray:
         """The rows holding these integer ids (ids not stored are skipped); needs ``int_ids``."""
-        if self._int_lookup is None:
-            order = np.argsort(self.int_ids, kind="stable")
-            self._int_lookup = (self.int_ids[order], order)
-        sorted_ids, order = self._int_lookup
+        sorted_ids, order = self._int_lookup_table()
         ids = np.asarray(ids, dtype=np.int64).ravel()
         if not sorted_ids.size or not ids.size:
             return np.empty(0, dtype=np.int64)
         pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.size - 1)
         return order[pos[sorted_ids[pos] == ids]]
+
+    def layout(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row of each of ``ids``, clipped to 0 where not stored; mask of the ids not stored),
+        kept for the last ``ids`` array asked about (by identity: a caller that lays every score out
+        in its own order, ``scores_by_int_id``, passes the same array, never changed in place)."""
+        if self._layout is None or self._layout[0] is not ids:
+            sorted_ids, order = self._int_lookup_table()
+            pos = np.minimum(np.searchsorted(sorted_ids, ids), max(sorted_ids.size - 1, 0))
+            missing = sorted_ids[pos] != ids if sorted_ids.size else np.ones(len(ids), dtype=bool)
+            rows = np.where(missing, 0, order[pos]) if sorted_ids.size else np.zeros(len(ids), dtype=np.int64)
+            self._layout = (ids, rows, missing)
+        return self._layout[1], self._layout[2]
+
+    def _int_lookup_table(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._int_lookup is None:
+            order = np.argsort(self.int_ids, kind="stable")
+            self._int_lookup = (self.int_ids[order], order)
+        return self._int_lookup
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -461,6 +477,32 @@ class LocalVectorStore(VectorStore):
             ids_out[i, :k] = ns.int_ids[part[order]]
             scores_out[i, :k] = part_scores[order]
         return ids_out, scores_out
+
+    def scores_by_int_id(self, vector, int_ids: np.ndarray, namespace: str = "") -> np.ndarray | None:
+        """One query's score for every stored record, laid out in the order of ``int_ids``
+        (sorted or not; ``-inf`` where an id is not stored), or None when the namespace's ids are
+        not canonical integers. An exact search of everything in one mat-vec, no top-k: what a
+        caller that fuses several indexes over its own catalogue needs (the candidate generator's
+        online update, ``CandidateGenerator.for_user_update``). Why: its two ``top_k`` queries and
+        the re-scoring of their union cost 0.35-0.5 ms more per service request than one pass
+        over these scores (benchmarks/bench_online_path.py)."""
+        query = query_matrix(np.asarray(vector)[None, :] if np.ndim(vector) == 1 else vector, self.dimension,
+                             self.metric)
+        if len(query) != 1:
+            raise VectorStoreError(f"scores_by_int_id takes one query vector, got {len(query)}")
+        int_ids = np.asarray(int_ids)
+        if int_ids.dtype != np.int64 or int_ids.ndim != 1:
+            raise VectorStoreError(f"scores_by_int_id lays scores out by a 1-d int64 id array, got "
+                                   f"{int_ids.dtype} of shape {int_ids.shape}")
+        ns = self._namespaces.get(namespace)
+        if ns is None or len(ns) == 0:
+            return np.full(int_ids.size, -np.inf, dtype=np.float32)
+        if ns.int_ids is None:
+            return None
+        rows, missing = ns.layout(int_ids)
+        scores = (ns.matrix @ query[0])[rows]
+        scores[missing] = -np.inf
+        return scores
 
     def _query_rows(self, vectors, top_k: int, filter: dict | None, namespace: str):
         """(namespace or None when empty, (n, top_k) record rows with -1 in the padding, scores)."""
