@@ -102,8 +102,10 @@ def build_observations(
     cand_valid: np.ndarray | None = None,
     cand_item_features: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(n, size) observations for n sessions at once (arrays carry a leading batch axis)."""
-    n = len(taste)
+    """(n, size) observations for n sessions at once (arrays carry a leading batch axis; the
+    user-side ones, ``taste`` to ``step``, may be one row that every observation shares, as the
+    slates of one user's candidates do in ``serving.LoadedPolicy.observations``)."""
+    n = len(cand_similarity)
     obs = np.empty((n, layout.size), dtype=np.float32)
     d, g = layout.taste_dim, layout.n_genres
     obs[:, :d] = taste

@@ -327,10 +327,8 @@ class LoadedPolicy:
             valid[i].reshape(-1)[:n_cand] = True
             slates = padded.reshape(n_slates, k)
             obs[i] = build_observations(
-                layout, np.broadcast_to(reduced, (n_slates, reduced.shape[0])),
-                np.broadcast_to(window_counts, (n_slates, window_counts.shape[0])),
-                np.broadcast_to(np.asarray(state.last_feedback, np.float32), (n_slates, 3)),
-                np.broadcast_to(np.asarray(state.counts, np.float32), (n_slates, 3)), np.full(n_slates, int(state.step)),
+                layout, reduced, window_counts, np.asarray(state.last_feedback, np.float32),
+                np.asarray(state.counts, np.float32), int(state.step),
                 sim_full.reshape(n_slates, k), self.catalog.popularity[slates], self.catalog.genres[slates],
                 cand_valid=valid[i],
                 cand_item_features=None if extra is None else _pad(extra, width).reshape(n_slates, k, -1),
