@@ -136,10 +136,10 @@ def test_the_event_loop_choice_reaches_uvicorn_in_every_launch_mode(monkeypatch)
 
     seen = {}
     monkeypatch.setattr(serve.uvicorn, "run", lambda app, **kw: seen.setdefault("run", kw))
-    assert serve.main(["--workers", "1", "--loop", "asyncio"]) == 0
-    assert seen["run"]["loop"] == "asyncio"
+    assert serve.main(["--workers", "1", "--loop", "uvloop"]) == 0
+    assert seen["run"]["loop"] == "uvloop"
     seen.clear()
-    assert serve.main(["--workers", "1"]) == 0 and seen["run"]["loop"] == serve.DEFAULT_LOOP == "auto"
+    assert serve.main(["--workers", "1"]) == 0 and seen["run"]["loop"] == serve.DEFAULT_LOOP == "asyncio"
 
     class FakeServer:
         def __init__(self, config):
@@ -151,8 +151,8 @@ def test_the_event_loop_choice_reaches_uvicorn_in_every_launch_mode(monkeypatch)
                 sock.close()
 
     monkeypatch.setattr(serve.uvicorn, "Server", FakeServer)
-    serve._worker("127.0.0.1", free_loopback_port(), "warning", False, "asyncio")
-    assert seen["config_loop"] == "asyncio" and seen["sockets"] == 1
-    assert serve.Supervisor(2, "127.0.0.1", 8000, "info", True, "uvloop").args[-1] == "uvloop"
+    serve._worker("127.0.0.1", free_loopback_port(), "warning", False, "uvloop")
+    assert seen["config_loop"] == "uvloop" and seen["sockets"] == 1
+    assert serve.Supervisor(2, "127.0.0.1", 8000, "info", True, "auto").args[-1] == "auto"
     with pytest.raises(SystemExit):
         serve.main(["--loop", "trio"])  # not one of uvicorn's loops: argparse names the choices

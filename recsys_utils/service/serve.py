@@ -19,14 +19,17 @@ and on SIGINT/SIGTERM stops every worker gracefully. Where ``SO_REUSEPORT`` does
 (macOS, Windows) it hands over to uvicorn's own supervisor and says so. With one worker it is
 plain ``uvicorn``. Settings come from the environment as for ``uvicorn recsys_utils.service:app``.
 
-``--loop`` is uvicorn's: ``auto`` (uvloop when installed, the default), ``asyncio`` or
-``uvloop``. Why it is exposed: under a saturating closed-loop load, uvloop sends the responses of
-the requests one loop iteration ran only when the iteration ends, so about 1% of requests wait
-two rounds (a known uvloop behaviour, MagicStack/uvloop#123). Measured with a bare ASGI app doing
-2 ms of CPU per request, 32 closed-loop clients (``benchmarks/bench_event_loop.py``): p99/p50
-2.0x with uvloop, 1.1-1.2x with asyncio, at 0.95-1.02x its throughput. On the service the effect
-is smaller than this machine's run-to-run noise (``benchmarks/bench_service.py --loop``), so the
-default stays uvicorn's.
+``--loop`` is uvicorn's: ``asyncio`` (the default here), ``uvloop`` or ``auto`` (uvicorn's own
+default: uvloop when installed). Why asyncio: under a saturating closed-loop load, uvloop sends
+the responses of the requests one loop iteration ran only when the iteration ends, so about 1% of
+requests wait two rounds (a known uvloop behaviour, MagicStack/uvloop#123). Measured with a bare
+ASGI app doing 2 ms of CPU per request, 32 closed-loop clients (``benchmarks/bench_event_loop.py``):
+p99/p50 2.0x with uvloop, 1.1-1.2x with asyncio, at 0.95-1.02x its throughput. On the service's
+online path (``benchmarks/bench_service.py --online --loop L``, 32 clients, alternated runs) asyncio
+had the lower p99 in all 10 pairs measured with 1 and 2 workers (the latest: 2 workers 70-90 ms
+against 126-144 ms, 1 worker 123-185 ms against 150-229 ms). Its throughput was 1.04-1.46x
+uvloop's with 2 workers and 0.79-1.05x with 1. On the default path (0.5-0.9 ms requests) the two
+were within this machine's run-to-run noise in both directions.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ APP = "recsys_utils.service:app"
 MAX_RESTARTS = 5  # within RESTART_WINDOW_S; a worker that keeps dying is a bug to read, not to loop on
 RESTART_WINDOW_S = 60.0
 STOP_TIMEOUT_S = 30.0
-DEFAULT_LOOP = "auto"  # uvicorn's choice: uvloop when installed (see the module docstring on --loop)
+DEFAULT_LOOP = "asyncio"  # a fair tail under load (see the module docstring on --loop)
 LOOPS = ("auto", "asyncio", "uvloop")
 
 logger = logging.getLogger("recsys_utils.service.serve")
@@ -167,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     parser.add_argument("--no-access-log", action="store_true")
     parser.add_argument("--loop", default=DEFAULT_LOOP, choices=LOOPS,
-                        help="the workers' event loop, as uvicorn's --loop (default auto: uvloop when installed)")
+                        help="the workers' event loop, as uvicorn's --loop (default asyncio: a fair tail under load)")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
