@@ -271,7 +271,7 @@ def test_the_online_update_from_every_exact_score_equals_the_top_k_path(world):
     general = build_generator(movies, train, vectors, cf, _TopKOnly(cf_store), _TopKOnly(text_store), **kwargs)
     rng = np.random.default_rng(5)
     all_ids = movies.movie_id.to_numpy()
-    layouts = []
+    holds_unrated = []
     for user_id in data.user_ids[:40]:
         ids, stars = _history(train, int(user_id))
         added = rng.choice(np.setdiff1d(all_ids, ids), size=int(rng.integers(1, 60)), replace=False)
@@ -283,8 +283,8 @@ def test_the_online_update_from_every_exact_score_equals_the_top_k_path(world):
             np.testing.assert_array_equal(got.movie_ids, want.movie_ids)
             np.testing.assert_allclose(got.scores, want.scores, rtol=1e-5, atol=1e-5)
             assert not np.isin(got.movie_ids, np.r_[history, consumed]).any()
-            layouts.append(np.isin(got.movie_ids, unrated).any())
-    assert any(layouts)  # some lists hold a movie the CF index lacks, scored 0 there as _score_pool does
+            holds_unrated.append(np.isin(got.movie_ids, unrated).any())
+    assert any(holds_unrated)  # some lists hold a movie the CF index lacks, scored 0 there as _score_pool does
     calls = []
     exact.cf_store = type("Spy", (), {"scores_by_int_id": lambda self, *a: calls.append(a) or None,
                                       "query_many_int_excluding": cf_store.query_many_int_excluding,

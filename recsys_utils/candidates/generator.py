@@ -327,7 +327,7 @@ class CandidateGenerator:
         cf_query = np.asarray(cf_query, dtype=np.float32)
         exclude = np.asarray(exclude, dtype=np.int64).ravel()
         if filters is None and self._banded_zscores_apply(k):
-            found = self._exact_banded(cf_query, text_query, [history_rows, trained, exclude], k)
+            found = self._exact_banded(cf_query, text_query, history_rows, np.concatenate([trained, exclude]), k)
             if found is not None:
                 return found
         excluded = np.unique(np.concatenate([history, trained, exclude]))
@@ -340,7 +340,7 @@ class CandidateGenerator:
         head, rest = self.text_weight, self.pool_text_weight
         return k > HEAD and head != rest and min(head, rest) > 0.0 and max(head, rest) < 1.0
 
-    def _exact_banded(self, cf_query, text_query, excluded, k: int) -> Candidates | None:
+    def _exact_banded(self, cf_query, text_query, history_rows, excluded_ids, k: int) -> Candidates | None:
         """``for_user_update``'s two bands from every movie's exact score in both indexes, when
         both are embedded stores (``scores_by_int_id``; None otherwise): the same pool (each
         index's top ``max(k, MIN_POOL)`` unseen movies), the same scores up to float32 rounding
@@ -351,8 +351,8 @@ class CandidateGenerator:
         some films twice, with one text) may be broken the other way, as two runs of
         ``argpartition`` may: 3 of 943 users' pools differed so, which moved their fused scores by
         up to 0.006 and swapped near-equal places in 2 lists, each list holding the same movies.
-        ``excluded``: catalogue rows, then arrays of movie ids (ids outside the catalogue ignored,
-        as the stores ignore them)."""
+        Left out: the history's catalogue rows and ``excluded_ids`` (movie ids; any outside the
+        catalogue ignored, as the stores ignore them)."""
         layout_cf = getattr(self.cf_store, "scores_by_int_id", None)
         layout_text = getattr(self.text_store, "scores_by_int_id", None)
         if layout_cf is None or layout_text is None:
@@ -360,13 +360,10 @@ class CandidateGenerator:
         cf_scores, text_scores = layout_cf(cf_query, self.movie_ids), layout_text(text_query, self.movie_ids)
         if cf_scores is None or text_scores is None:
             return None
-        history_rows, *excluded_ids = excluded
         allowed = np.ones(self.movie_ids.size, dtype=bool)
         allowed[history_rows] = False
-        for ids in excluded_ids:
-            if ids.size:
-                pos = np.minimum(np.searchsorted(self.movie_ids, ids), self.movie_ids.size - 1)
-                allowed[pos[self.movie_ids[pos] == ids]] = False
+        pos = np.minimum(np.searchsorted(self.movie_ids, excluded_ids), self.movie_ids.size - 1)
+        allowed[pos[self.movie_ids[pos] == excluded_ids]] = False
         in_pool = np.zeros(self.movie_ids.size, dtype=bool)
         size = max(k, MIN_POOL)
         for scores in (cf_scores, text_scores):

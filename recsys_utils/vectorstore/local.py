@@ -107,30 +107,30 @@ class _Namespace:
 
     def rows_of_int_ids(self, ids: np.ndarray) -> np.ndarray:
         """The rows holding these integer ids (ids not stored are skipped); needs ``int_ids``."""
-        sorted_ids, order = self._int_lookup_table()
-        ids = np.asarray(ids, dtype=np.int64).ravel()
-        if not sorted_ids.size or not ids.size:
-            return np.empty(0, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.size - 1)
-        return order[pos[sorted_ids[pos] == ids]]
+        rows, stored = self._find_int_ids(np.asarray(ids, dtype=np.int64).ravel())
+        return rows[stored]
 
     def layout(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row of each of ``ids``, clipped to 0 where not stored; mask of the ids not stored),
-        kept for the last ``ids`` array asked about (by identity: a caller that lays every score out
-        in its own order, ``scores_by_int_id``, passes the same array, never changed in place)."""
+        """(a row for each of ``ids``, any row where the id is not stored; mask of the ids not
+        stored), kept for the last ``ids`` array asked about (by identity: a caller that lays every
+        score out in its own order, ``scores_by_int_id``, passes the same array, never changed in
+        place)."""
         if self._layout is None or self._layout[0] is not ids:
-            sorted_ids, order = self._int_lookup_table()
-            pos = np.minimum(np.searchsorted(sorted_ids, ids), max(sorted_ids.size - 1, 0))
-            missing = sorted_ids[pos] != ids if sorted_ids.size else np.ones(len(ids), dtype=bool)
-            rows = np.where(missing, 0, order[pos]) if sorted_ids.size else np.zeros(len(ids), dtype=np.int64)
-            self._layout = (ids, rows, missing)
+            rows, stored = self._find_int_ids(ids)
+            self._layout = (ids, rows, ~stored)
         return self._layout[1], self._layout[2]
 
-    def _int_lookup_table(self) -> tuple[np.ndarray, np.ndarray]:
+    def _find_int_ids(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(a row for each id, valid even where the id is not stored; mask of the stored ones),
+        by binary search in the sorted integer ids; needs ``int_ids``."""
         if self._int_lookup is None:
             order = np.argsort(self.int_ids, kind="stable")
             self._int_lookup = (self.int_ids[order], order)
-        return self._int_lookup
+        sorted_ids, order = self._int_lookup
+        if not sorted_ids.size or not ids.size:
+            return np.zeros(ids.size, dtype=np.int64), np.zeros(ids.size, dtype=bool)
+        pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.size - 1)
+        return order[pos], sorted_ids[pos] == ids
 
     def __len__(self) -> int:
         return len(self.ids)
