@@ -6,12 +6,14 @@
 explainer, fine-tuning off); each of ``--users`` known users likes the first movie recommended to
 them (``POST /feedback``), so every request below takes the online path of a user whose feedback
 changed them (``for_user_update``, the policy's ``state_for``, its forward pass, explanations).
+The candidate table (``service.pool_table``) is off, so each pass computes, as the first request
+after an event does.
 Then each step is timed on its own over every user, ``--repeats`` passes, in thread CPU time (the
 measure the ``Server-Timing`` header uses), after one warm-up pass; the median pass is printed.
 
 ``benchmarks/bench_service.py --online`` measures the same path end to end over loopback (its
-header figure minus this script's pipeline is the HTTP layer's share); this script says which
-step to work on. One run's figures move by about 15% on a shared machine.
+"first request after a like" header minus this script's pipeline is about the HTTP layer's share,
+plus the explanations of movies new to the list); this script says which step to work on. One run's figures move by about 15% on a shared machine.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def main() -> None:
     settings = ServiceSettings.from_env()
     settings.feedback_db = Path(tempfile.mkdtemp()) / "feedback.sqlite3"
     settings.explainer, settings.learner, settings.precompute_users = "offline", LearnerConfig(enabled=False), 0
+    settings.table_users = 0  # no candidate table: every pass computes, as a request after new feedback does
     app = create_app(settings)
     with TestClient(app) as client:
         rec = app.state.service.recommender

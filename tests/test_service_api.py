@@ -397,7 +397,9 @@ def test_rl_policy_reranks_and_matches_the_policy_on_the_first_slate(saved_polic
         policy.manifest.setdefault("serving", {})["policy_weight"] = 0.0
         unguarded = artifacts.policy.score(ctx)
         np.testing.assert_array_equal(np.asarray(ctx.rows)[np.argsort(-unguarded, kind="stable")], ctx.rows)
-        # ... end to end: the served list is then the candidate generator's own list.
+        # ... end to end: the served list is then the candidate generator's own list. (The candidate
+        # table holds pools the old policy scored; a changed policy is a new process in production.)
+        _without_table(c.app.state.service.recommender)
         body = c.post("/recommend", json={"user_id": 4, "k": 8, "explain": False}).json()
         assert [m["movie_id"] for m in body["items"]] == artifacts.generator.for_user(4, 8).movie_ids.tolist()
 
@@ -537,23 +539,110 @@ def test_a_cold_start_visitor_profile_moves_with_their_feedback(tmp_path):
         assert_error(c.post("/recommend", json={"profile": {"liked_movie_ids": [10**6]}}), 404, "liked_movie_ids")
 
 
+def _without_table(rec):
+    """Swap in an empty candidate table of the same capacity, so every request computes; returns the old one."""
+    from recsys_utils.service.pool_table import PoolTable
+
+    table, rec.pools = rec.pools, PoolTable(rec.pools.capacity)
+    return table
+
+
 def test_the_start_up_table_serves_fresh_users_exactly_as_the_online_path(tmp_path):
     """Known users without feedback are served from the pools computed at start-up; the online
     path (generator + policy asked per request) gives the very same answer, and feedback leaves
     the table at once."""
     with make_client(tmp_path / "fb.sqlite3") as c:
         rec = service(c).recommender
-        assert len(rec._fresh) == len(service(c).artifacts.users.user_ids)
+        assert len(rec.pools) == len(service(c).artifacts.users.user_ids)
         users = [int(u) for u in service(c).artifacts.users.user_ids[::5]]
         tabled = {u: c.post("/recommend", json={"user_id": u, "k": 10, "explain": False}).json() for u in users}
-        table, rec._fresh = rec._fresh, {}
+        table = _without_table(rec)
         for u in users:
             online = c.post("/recommend", json={"user_id": u, "k": 10, "explain": False}).json()
             assert online == tabled[u]
-        rec._fresh = table
+        rec.pools = table
         c.post("/feedback", json={"user_id": users[0], "movie_id": tabled[users[0]]["items"][0]["movie_id"],
                                   "event": "like"})
         user = rec.known_user(users[0])
         assert user["version"] == 1
         after = c.post("/recommend", json={"user_id": users[0], "k": 10, "explain": False}).json()
         assert after["items"] != tabled[users[0]]["items"]
+
+
+def test_a_returning_users_pool_is_kept_for_their_state_version_and_only_for_it(tmp_path):
+    """After feedback, the first request computes the user's pool and keeps it; later requests at
+    that version get the very answer a fresh computation gives; the next event, a filter and a new
+    scoring head each take effect at once."""
+    from recsys_utils.service.learning import ScoringHead
+
+    with make_client(tmp_path / "fb.sqlite3") as c:
+        svc = service(c)
+        rec = svc.recommender
+        users = [int(u) for u in svc.artifacts.users.user_ids[:12]]
+
+        def ask(user, **extra):
+            return c.post("/recommend", json={"user_id": user, "k": 10, "explain": False, **extra}).json()
+
+        for u in users:
+            c.post("/feedback", json={"user_id": u, "movie_id": ask(u)["items"][0]["movie_id"], "event": "like"})
+        assert all(rec.pools.get(u, 1) is None for u in users)
+        computed = {u: ask(u) for u in users}  # the first request after the like: computed, then kept
+        assert all(rec.pools.get(u, 1) is not None for u in users)
+        assert all(computed[u]["user"]["profile_version"] == 1 for u in users)
+        kept = {u: ask(u) for u in users}
+        assert kept == computed
+        table = _without_table(rec)
+        assert {u: ask(u) for u in users} == kept, "the kept pool answered differently from a fresh computation"
+        rec.pools = table
+
+        # The next event: the kept version-1 pool is not served for version 2.
+        second = kept[users[0]]["items"][1]["movie_id"]
+        c.post("/feedback", json={"user_id": users[0], "movie_id": second, "event": "like"})
+        after = ask(users[0])
+        assert after["user"]["profile_version"] == 2 and second not in [m["movie_id"] for m in after["items"]]
+        table = _without_table(rec)
+        assert ask(users[0]) == after
+        rec.pools = table
+
+        # A filter is answered by the generator, never from the unfiltered pool.
+        horror = ask(users[1], filters={"genres": ["horror"]})
+        assert horror["items"] and all("Horror" in m["genres"] for m in horror["items"])
+
+        # A new head re-orders a kept pool at once (here: by popularity, the head's third column).
+        deployed = svc.learner.head
+        weights = np.zeros_like(deployed.weights)
+        weights[2] = 1.0
+        svc.learner.head = ScoringHead(weights, version=7)
+        reordered = ask(users[2])
+        assert reordered["policy_version"].endswith("+ft7")
+        assert [m["movie_id"] for m in reordered["items"]] != [m["movie_id"] for m in kept[users[2]]["items"]]
+        scores = [m["score"] for m in reordered["items"]]
+        assert scores == sorted(scores, reverse=True)
+        svc.learner.head = deployed
+        assert ask(users[2]) == kept[users[2]]
+        # Shared between requests, so nothing may write into it.
+        rows = rec.pools.get(users[2], 1)[0]
+        with pytest.raises(ValueError, match="read-only"):
+            rows[0] = 0
+
+
+def test_the_candidate_table_keeps_the_most_recently_asked_users_and_one_version_each():
+    from recsys_utils.service.pool_table import PoolTable
+
+    table = PoolTable(2)
+    pools = {u: (np.arange(3) + u, np.zeros(3)) for u in (1, 2, 3)}
+    table.put(1, 0, pools[1])
+    table.put(2, 4, pools[2])
+    assert table.get(1, 0) is pools[1] and table.get(2, 4) is pools[2]
+    assert table.get(2, 3) is None and table.get(2, 5) is None  # another version: not this pool
+    table.get(1, 0)  # user 1 is now the more recently asked
+    table.put(3, 0, pools[3])
+    assert len(table) == 2 and table.get(2, 4) is None and table.get(1, 0) is pools[1]
+    table.put(1, 1, pools[2])  # a newer version replaces the older one
+    assert table.get(1, 0) is None and table.get(1, 1) is pools[2]
+    assert not pools[3][0].flags.writeable
+    none = PoolTable(0)
+    none.put(1, 0, pools[1])
+    assert len(none) == 0 and none.get(1, 0) is None
+    with pytest.raises(ValueError, match="RECSYS_POOL_TABLE_USERS"):
+        PoolTable(-1)

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +29,8 @@ from ..rl.simulator import genre_overlap
 from .candidate_source import GeneratorSource, Query, SearchFilter
 from .errors import BadRequest, NotFound
 from .learning import design_matrix, standardise
+from .lru import LRU
+from .pool_table import PoolTable
 
 
 @dataclass
@@ -59,25 +60,11 @@ class SimilarityOrder:
         return -np.arange(len(ctx.rows), dtype=np.float64)
 
 
-class ExplanationCache:
+class ExplanationCache(LRU):
     """Bounded LRU memo of explanations, keyed by everything the explainer reads."""
 
     def __init__(self, size: int = 50_000):
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_make(self, key, make):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
+        super().__init__(size)
 
 
 def _with_positives(rows: np.ndarray, stars: np.ndarray, positives: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +87,8 @@ def visitor_key(visitor_id: int) -> int:
 
 
 class Recommender:
-    def __init__(self, artifacts, states, learner, pool_size: int = 50, window: int = 5, liked_in_context: int = 5):
+    def __init__(self, artifacts, states, learner, pool_size: int = 50, window: int = 5, liked_in_context: int = 5,
+                 table_users: int = 5_000):
         self.artifacts = artifacts
         self.catalog = artifacts.catalog
         self.users = artifacts.users
@@ -118,7 +106,7 @@ class Recommender:
         # stored with an impression so the learner trains on what the policy actually saw.
         self._offered: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._offered_lock = threading.Lock()
-        self._fresh: dict[int, tuple] = {}
+        self.pools = PoolTable(table_users)  # each known user's pool at their state version (pool_table)
 
     @property
     def n_features(self) -> int:
@@ -198,37 +186,44 @@ class Recommender:
                                                                          np.ndarray]:
         """(rows, retrieval scores, base policy scores, design rows) of the user's candidate pool.
 
-        A known user who has sent no feedback asks without filters: the answer was computed at
-        start-up (``precompute_fresh``), the generator and the policy asked exactly as below."""
-        fresh = self._fresh.get(user.get("query").user_id) if flt is None and user.get("version") == 0 \
-            and user.get("query") is not None and user["query"].liked is None and not user["consumed"] else None
-        if fresh is not None:
-            return fresh
-        return self._scored(self.retrieve(user, flt))
+        A known user asking without filters is answered from the candidate table when it holds
+        their pool at their current state version (``pool_table``: filled at start-up by
+        ``precompute_fresh``, and by the first request after each event); else the generator and
+        the policy are asked, and a known user's answer joins the table."""
+        query = user.get("query")
+        user_id = query.user_id if query is not None and flt is None else None
+        if user_id is None:
+            return self._scored(self.retrieve(user, flt))
+        pool = self.pools.get(user_id, user["version"])
+        if pool is None:
+            pool = self._scored(self.retrieve(user, None))
+            self.pools.put(user_id, user["version"], pool)
+        return pool
 
     def precompute_fresh(self, limit: int, explain_top: int = 10) -> int:
         """The pools of up to ``limit`` known users as they stand before any feedback, computed at
         start-up with the generator's batched ``for_users`` (one query per index for a batch of
-        users) and the policy: a production "candidate table". A user's first request then costs a
-        lookup, every worker's cold pass is as cheap as its steady state, and feedback (a new
-        state version) or a filter sends the request down the online path. The offline
-        explanations of each user's first ``explain_top`` picks are made now too (they cost
-        ~0.2 ms each, the largest part of a first request). Returns how many users."""
-        ids = self.users.user_ids[:max(int(limit), 0)]
-        table = {}
+        users) and the policy, into the candidate table (``pool_table``). A user's first request
+        then costs a lookup, every worker's cold pass is as cheap as its steady state, and
+        feedback (a new state version) or a filter sends the request down the online path. The
+        offline explanations of each user's first ``explain_top`` picks are made now too (they
+        cost ~0.2 ms each, the largest part of a first request). Returns how many users."""
+        ids = self.users.user_ids[:max(min(int(limit), self.pools.capacity), 0)]
+        added = 0
         for start in range(0, len(ids), 256):
             batch = [int(u) for u in ids[start:start + 256]]
             for user_id, found in zip(batch, self.search.generator.for_users(batch, self.pool_size), strict=True):
                 user = self.known_user(user_id)
                 if user["version"] != 0 or user["consumed"]:
                     continue  # the log already changed this user: served online
-                table[user_id] = pool = self._pool_from(user, found.movie_ids, found.scores)
+                pool = self._pool_from(user, found.movie_ids, found.scores)
+                self.pools.put(user_id, 0, pool)
+                added += 1
                 if self._cacheable and explain_top and len(pool[0]):
                     final = self.learner.head.score(pool[3])
                     for i in np.lexsort((np.arange(len(final)), -final))[:explain_top]:
                         self.explain(user_id, user, int(pool[0][i]))
-        self._fresh = table
-        return len(table)
+        return added
 
     def _pool_from(self, user: dict, movie_ids: np.ndarray, scores: np.ndarray):
         rows = self.catalog.rows(movie_ids)

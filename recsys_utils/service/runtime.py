@@ -46,7 +46,8 @@ class Service:
         base_version = getattr(artifacts.policy, "version", "similarity")
         n_features = 3 + len(artifacts.catalog.genre_names)
         self.learner = PolicyLearner(self.store, n_features, base_version, settings.learner)
-        self.recommender = Recommender(artifacts, self.states, self.learner, pool_size=settings.pool_size)
+        self.recommender = Recommender(artifacts, self.states, self.learner, pool_size=settings.pool_size,
+                                       table_users=settings.table_users)
         fresh = self.recommender.precompute_fresh(settings.precompute_users)
         logger.info("service ready: %s; replayed %d logged events; %d fresh users precomputed", artifacts.source,
                     replayed, fresh)

@@ -14,6 +14,7 @@
 | ``RECSYS_POLICY_PATH`` | ``policy_path`` | lesson 04's folder |
 | ``RECSYS_FINE_TUNE`` / ``_EVERY`` / ``_INTERVAL_S`` | ``learner`` | on / 200 events / 30 s |
 | ``RECSYS_PRECOMPUTE_USERS`` | ``precompute_users`` | ``5000``: known users whose pre-feedback pool is computed at start-up (``0``: none) |
+| ``RECSYS_POOL_TABLE_USERS`` | ``table_users`` | ``5000``: users whose latest pool each worker keeps (``pool_table``; ``0``: none) |
 | ``RECSYS_SERVER_TIMING`` | ``server_timing`` | ``0``; ``1`` adds a ``Server-Timing: cpu;dur=`` header (benchmarks) |
 
 Secrets (``OPENAI_API_KEY``, ``PINECONE_API_KEY``) are read by the packages that use them,
@@ -51,6 +52,7 @@ class ServiceSettings:
     policy_path: str | None = None
     pool_size: int = 50
     precompute_users: int = 5_000  # start-up "candidate table" (pipeline.Recommender.precompute_fresh)
+    table_users: int = 5_000  # the candidate table's capacity (pool_table.PoolTable)
     max_body_bytes: int = 64 * 1024
     server_timing: bool = False
     learner: LearnerConfig = field(default_factory=LearnerConfig)
@@ -74,6 +76,7 @@ class ServiceSettings:
             policy_path=env.get("RECSYS_POLICY_PATH") or None,
             server_timing=_env_bool(env, "RECSYS_SERVER_TIMING", False),
             precompute_users=int(env.get("RECSYS_PRECOMPUTE_USERS", "5000")),
+            table_users=int(env.get("RECSYS_POOL_TABLE_USERS", "5000")),
             learner=LearnerConfig(
                 every_events=int(env.get("RECSYS_FINE_TUNE_EVERY", "200")),
                 interval_s=float(env.get("RECSYS_FINE_TUNE_INTERVAL_S", "30")),
