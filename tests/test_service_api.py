@@ -646,3 +646,27 @@ def test_the_candidate_table_keeps_the_most_recently_asked_users_and_one_version
     assert len(none) == 0 and none.get(1, 0) is None
     with pytest.raises(ValueError, match="RECSYS_POOL_TABLE_USERS"):
         PoolTable(-1)
+
+
+def test_the_answer_is_the_json_the_schema_describes_and_a_non_finite_score_is_refused(tmp_path):
+    """/recommend's body is rendered by pydantic-core: byte for byte what the json module parses
+    back to the same answer, non-ASCII text as UTF-8; a NaN score (a fault of the head) is refused
+    with a message, never sent as an invalid JSON constant."""
+    import json
+
+    from recsys_utils.service.learning import ScoringHead
+    from recsys_utils.service.routes.recommend import RustJSONResponse
+
+    with make_client(tmp_path / "fb.sqlite3") as c:
+        svc = service(c)
+        reply = c.post("/recommend", json={"user_id": 3, "k": 5})
+        assert reply.headers["content-type"] == "application/json"
+        body = json.loads(reply.content.decode("utf-8"))
+        RecommendResponse.model_validate(body)
+        assert len(body["items"]) == 5 and all(m["explanation"]["text"] for m in body["items"])
+        assert RustJSONResponse({"title": "Amélie", "score": 0.5}).body == '{"title":"Amélie","score":0.5}'.encode()
+        weights = svc.learner.head.weights.copy()
+        weights[1] = np.nan
+        svc.learner.head = ScoringHead(weights, version=3)
+        with pytest.raises(ValueError, match="final scores .* not all finite"):
+            c.post("/recommend", json={"user_id": 3, "k": 5})

@@ -245,6 +245,11 @@ class Recommender:
         if len(rows) == 0:
             return {"items": [], "policy_version": version}
         final = head.score(design)
+        if not (np.isfinite(final).all() and np.isfinite(similarity).all()):
+            # A bug upstream (the policy, the head or the generator), never the client's: say which.
+            bad = "final" if not np.isfinite(final).all() else "retrieval"
+            raise ValueError(f"the {bad} scores of this user's candidates are not all finite (policy {version}): "
+                             f"a fault in the served artefacts or the fine-tuned head, not in the request")
         order = np.lexsort((np.arange(len(final)), -final))[:k]
         offer_key = user_id if offer_key is None else offer_key
         if offer_key is not None:
