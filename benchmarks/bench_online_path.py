@@ -12,8 +12,9 @@ Then each step is timed on its own over every user, ``--repeats`` passes, in thr
 measure the ``Server-Timing`` header uses), after one warm-up pass; the median pass is printed.
 
 ``benchmarks/bench_service.py --online`` measures the same path end to end over loopback (its
-"first request after a like" header minus this script's pipeline is about the HTTP layer's share,
-plus the explanations of movies new to the list); this script says which step to work on. One run's figures move by about 15% on a shared machine.
+"first request after a like" header minus this script's pipeline is about the HTTP layer's
+share, plus the explanations of movies new to the list); this script says which step to work
+on. One run's figures move by about 15% on a shared machine.
 """
 
 from __future__ import annotations

@@ -267,6 +267,11 @@ def client_loop():
     return uvloop.new_event_loop
 
 
+def _percentile(values: np.ndarray, q: float) -> float:
+    """The ``q``th percentile, NaN when nothing was measured (no ``Server-Timing`` header seen)."""
+    return float(np.percentile(values, q)) if len(values) else float("nan")
+
+
 def measure(port: int, server_pid: int, user_ids, clients: int, seconds: float, k: int, seed: int,
             each_once: bool = False) -> dict:
     server_before, client_before = process_tree_cpu(server_pid), time.process_time()
@@ -275,7 +280,7 @@ def measure(port: int, server_pid: int, user_ids, clients: int, seconds: float, 
     server_cpu, client_cpu = process_tree_cpu(server_pid) - server_before, time.process_time() - client_before
     return {"clients": clients, "requests": len(ms), "rps": len(ms) / elapsed, "p50": float(np.percentile(ms, 50)),
             "p99": float(np.percentile(ms, 99)), "errors": errors,
-            "cpu_p50": float(np.percentile(cpu, 50)) if len(cpu) else float("nan"),
+            "cpu_p50": _percentile(cpu, 50),
             "server_cpu_per_request": 1000.0 * server_cpu / max(len(ms), 1),
             "client_share": client_cpu / max(client_cpu + server_cpu, 1e-9), "split": split,
             "server_cores": server_cpu / elapsed, "client_cores": client_cpu / elapsed}
@@ -299,24 +304,21 @@ def run_workers(args, workers: int, user_ids) -> dict:
             rows = {"cold": measure(port, server.pid, user_ids, TARGET_CLIENTS, 0, args.k, 0, each_once=True)}
             for clients in (int(c) for c in args.clients.split(",")):
                 rows[clients] = measure(port, server.pid, user_ids, clients, args.seconds, args.k, clients)
-            if ONLINE:
-                with asyncio.Runner(loop_factory=client_loop()) as runner:
-                    cpu, errors = runner.run(after_each_like(port, user_ids, args.k, workers, AFTER_LIKE_USERS))
-                rows["after like"] = {"cpu_p50": float(np.percentile(cpu, 50)) if len(cpu) else float("nan"),
-                                      "cpu_p99": float(np.percentile(cpu, 99)) if len(cpu) else float("nan"),
-                                      "requests": len(cpu), "errors": errors}
             for name, r in rows.items():
-                if name == "after like":
-                    print(f"first request after a like, 1 client: header p50 {r['cpu_p50']:.2f} ms, p99 "
-                          f"{r['cpu_p99']:.2f} ms ({r['requests']} users, {r['errors']} errors); the rows above "
-                          f"are answered from the candidate table")
-                    continue
                 label = f"{r['clients']}" + (" cold" if name == "cold" else "")
                 # The header's thread CPU is one request's only when requests do not interleave.
                 header = f"{r['cpu_p50']:>6.2f}ms" if r["clients"] == 1 else f"{'-':>8}"
                 print(f"{label:>7} {r['rps']:>7.0f} {r['p50']:>7.1f} {r['p99']:>7.1f} "
                       f"{r['server_cpu_per_request']:>6.2f}ms {header} {r['client_share']:>6.0%} "
                       f"{r['errors']:>6}  {'/'.join(map(str, r['split']))}")
+            if ONLINE:
+                with asyncio.Runner(loop_factory=client_loop()) as runner:
+                    cpu, errors = runner.run(after_each_like(port, user_ids, args.k, workers, AFTER_LIKE_USERS))
+                r = rows["after like"] = {"cpu_p50": _percentile(cpu, 50), "cpu_p99": _percentile(cpu, 99),
+                                          "requests": len(cpu), "errors": errors}
+                print(f"first request after a like, 1 client: header p50 {r['cpu_p50']:.2f} ms, p99 "
+                      f"{r['cpu_p99']:.2f} ms ({r['requests']} users, {r['errors']} errors); the rows above "
+                      f"are answered from the candidate table")
             return rows
         finally:
             server.send_signal(signal.SIGTERM)
