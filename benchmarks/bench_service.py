@@ -22,7 +22,9 @@ start-up, so the start-up table no longer answers them; an answer for a pre-feed
 (``profile_version`` 0) counts as an error. The cold pass then asks each user once: each answer
 is computed (the generator's ``for_user_update``, ``state_for``, the policy's forward pass, the
 explanations of the new list) and joins the worker's table, which answers the later requests at
-that state version. So one more phase measures the request that has to compute: at 1 client,
+that state version; with 2 workers, a pool one worker computed answers the other's first request
+for that user from the table's shared tier (``service.shared_pools``), and the script prints how
+many answers each tier gave. So one more phase measures the request that has to compute: at 1 client,
 200 users each like one more movie and ask again (``after_each_like``); its header p50 is the
 online path's per-request CPU, and it is a target line of its own.
 
@@ -138,13 +140,30 @@ def start_server(port: int, synthetic: bool, db: Path, allow_no_policy: bool = F
 def all_workers_ready(port: int, workers: int, timeout: float) -> None:
     """Wait until every worker answers /health (each builds its start-up table): a cold pass that
     began while one worker was still starting would time that worker's start-up, not a cold request."""
-    seen, deadline = set(), time.monotonic() + timeout
+    each_workers_health(port, workers, timeout)
+
+
+def each_workers_health(port: int, workers: int, timeout: float) -> dict[int, dict]:
+    """``/health`` of every worker (pid -> answer), asked on new connections until each has answered."""
+    seen, deadline = {}, time.monotonic() + timeout
     while len(seen) < workers:
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {len(seen)} of {workers} workers answered /health within {timeout:.0f} s")
         with httpx.Client() as fresh:  # a new connection each time, so the kernel may pick another worker
-            seen.add(fresh.get(f"http://127.0.0.1:{port}/health").json()["worker_pid"])
+            health = fresh.get(f"http://127.0.0.1:{port}/health").json()
+        seen[health["worker_pid"]] = health
         time.sleep(0.05)
+    return seen
+
+
+def table_answers(port: int, workers: int) -> str:
+    """How the workers' candidate tables answered so far, summed over the workers."""
+    tables = [h["candidate_table"] for h in each_workers_health(port, workers, timeout=30).values()]
+    answered = Counter()
+    for table in tables:
+        answered.update(table["answered"])
+    return (f"candidate table, all workers: {answered['this_worker']} answered by the worker's own table, "
+            f"{answered['shared']} by the shared tier ({tables[0]['shared'] or 'off'}), {answered['computed']} computed")
 
 
 class RawClient:
@@ -319,6 +338,7 @@ def run_workers(args, workers: int, user_ids) -> dict:
                 print(f"first request after a like, 1 client: header p50 {r['cpu_p50']:.2f} ms, p99 "
                       f"{r['cpu_p99']:.2f} ms ({r['requests']} users, {r['errors']} errors); the rows above "
                       f"are answered from the candidate table")
+            print(table_answers(port, workers))
             return rows
         finally:
             server.send_signal(signal.SIGTERM)

@@ -71,3 +71,22 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot store {type(value).__name__} in JSON: {value!r}")
+
+
+def tree_digest(paths: list[str | os.PathLike], skip: tuple[str, ...] = ()) -> str:
+    """sha256 over every file under ``paths`` (relative name, size and contents, in sorted order):
+    what a cache keyed on "these inputs, byte for byte" needs. Folders named in ``skip`` and
+    symbolic links are left out; a missing path counts as empty."""
+    digest = hashlib.sha256()
+    for root in map(Path, paths):
+        files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()
+                       and not _in_skipped(p.relative_to(root), skip)) if root.is_dir() else []
+        digest.update(f"{root.name}\0{len(files)}\0".encode())
+        for path in files:
+            digest.update(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\0".encode())
+            digest.update(bytes.fromhex(sha256_file(path)))
+    return digest.hexdigest()
+
+
+def _in_skipped(relative: Path, skip: tuple[str, ...]) -> bool:
+    return any(part in skip for part in relative.parts[:-1])

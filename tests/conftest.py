@@ -7,6 +7,9 @@ so a second ``make test`` is faster) and never touches the reader's ``data/`` or
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,38 @@ def executed_lesson(lesson_results, smoke_reports_dir):
         return smoke_reports_dir / "notebooks" / f"{stem}.ipynb"
 
     return path
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real ``redis-server`` on a free loopback port, persistence off, for the whole session
+    (tests keep apart by namespace). Skipped without the binary, except under ``CI=true``."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed (apt-get install -y redis-server; .ci/run does it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}: under CI=true the Redis contract tests must run")
+        pytest.skip(message)
+    from recsys_utils.service.running import free_loopback_port
+
+    port = free_loopback_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                "--dir", str(folder), "--enable-debug-command", "local"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"redis-server did not start: {process.stderr.read().decode()[-500:]}")
+            time.sleep(0.05)
+    client.close()
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)

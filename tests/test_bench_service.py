@@ -4,6 +4,7 @@ targets from medians over repeats; the figures themselves are the benchmark's, n
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,10 +62,12 @@ def test_the_online_benchmark_measures_only_answers_past_the_users_feedback():
     """--online: each user likes a movie first; an answer for their pre-feedback state (served by
     the start-up table, which stays on as in production) would count as an error. Then each of a
     sample of users likes one more movie, and the answer after it (at the new state version,
-    which no candidate table holds yet) is timed on its own and checked against the target."""
+    which no candidate table holds yet) is timed on its own and checked against the target. With
+    2 workers, a pool one worker computed answers the other's first request for that user from
+    the shared tier, so each user's pool is computed once per state version, not once per worker."""
     result = subprocess.run(
         [sys.executable, "benchmarks/bench_service.py", "--synthetic", "--online", "--seconds", "0.5", "--clients",
-         "1", "--workers", "1"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+         "1", "--workers", "2"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
         text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
@@ -76,3 +79,9 @@ def test_the_online_benchmark_measures_only_answers_past_the_users_feedback():
     after = [line for line in out.splitlines() if line.startswith("first request after a like")]
     assert after and "(60 users, 0 errors)" in after[0], out
     assert "per-request CPU, first request after a like, p50 at 1 client:" in out, out
+    table = [line for line in out.splitlines() if line.startswith("candidate table, all workers:")]
+    assert table and "(SQLite feedback.pools.sqlite3)" in table[0], out
+    own, shared, computed = map(int, re.search(r"(\d+) answered by the worker's own table, (\d+) by the shared "
+                                               r"tier .*, (\d+) computed", table[0]).groups())
+    # 60 users: each computed once in the cold pass (version 1), once after the second like (version 2)
+    assert computed == 120 and shared > 0 and own > 0, table[0]

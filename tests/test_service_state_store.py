@@ -1,15 +1,13 @@
 """One contract, two backends: the SQLite store (one machine) and the Redis store (scale-out).
 
 The Redis half runs against a real ``redis-server`` (Debian's package) that the fixture starts
-on a free loopback port with persistence off. Without the binary the Redis tests are skipped
-locally; under ``CI=true`` a missing server is a failure (``.ci/run`` installs it).
+on a free loopback port with persistence off (``conftest.redis_url``). Without the binary the
+Redis tests are skipped locally; under ``CI=true`` a missing server is a failure (``.ci/run``
+installs it).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import threading
 import time
 
@@ -18,38 +16,6 @@ import pytest
 from recsys_utils.service.errors import StoreBusy
 from recsys_utils.service.feedback_store import NewEvent, RedisStateStore, SQLiteStateStore
 from recsys_utils.service.running import free_loopback_port
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server is not installed (apt-get install -y redis-server; .ci/run does it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}: under CI=true the Redis contract tests must run")
-        pytest.skip(message)
-    port = free_loopback_port()
-    folder = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                "--dir", str(folder), "--enable-debug-command", "local"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"redis-server did not start: {process.stderr.read().decode()[-500:]}")
-            time.sleep(0.05)
-    client.close()
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
-
 
 _namespaces = iter(range(10**6))
 

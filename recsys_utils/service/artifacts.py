@@ -21,9 +21,11 @@ tests, the crash test and the fuzz run use it so they need no download and start
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -87,6 +89,9 @@ class ServiceArtifacts:
     explainer: object
     source: str
     dataset: str = "ml-100k"
+    # Identifies these artefacts byte for byte (sha256), so workers can share what they compute
+    # from them (``shared_pools``); None turns the sharing off (e.g. artefacts built by hand).
+    fingerprint: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +204,21 @@ def load_course_artifacts(dataset: str = "ml-100k", backend: str = "auto", expla
         source=(f"course data ({data.source}), candidate generator ({generator_budget} budget, "
                 f"text weight {generator.text_weight:g}), {store.backend} vector store"),
         dataset=dataset,
+        fingerprint=_course_fingerprint(dataset, backend, seed, generator_budget, policy_path),
     )
+
+
+def _course_fingerprint(dataset: str, backend: str, seed: int, budget: str, policy_path) -> str:
+    """Every file the loaders above read (the dataset, the artefacts of lessons 02-04, a policy
+    folder given explicitly), hashed with the choices that pick among them. The service's own
+    folder (the feedback log) is left out: it is state, not an artefact. A hosted index's content
+    is covered by the local files it was built from (lesson 02 rebuilds it when they change)."""
+    from ..fileio import tree_digest
+    from ..paths import artifacts_dir, raw_dir
+
+    folders = [raw_dir() / dataset, artifacts_dir()] + ([Path(policy_path)] if policy_path else [])
+    choices = f"{dataset}|{backend}|{seed}|{budget}|"
+    return hashlib.sha256((choices + tree_digest(folders, skip=("service", "runs"))).encode()).hexdigest()
 
 
 def _open_index(backend: str, n_movies: int):
@@ -321,6 +340,7 @@ def synthetic_artifacts(seed: int = 0, n_users: int = 60, n_movies: int = 200, w
         explainer=OfflineExplainer(seed=seed),
         source=f"synthetic world (seed {seed}, {n_users} users, {n_movies} movies)",
         dataset="synthetic",
+        fingerprint=hashlib.sha256(repr(("synthetic", seed, n_users, n_movies, with_policy)).encode()).hexdigest(),
     )
 
 

@@ -88,7 +88,7 @@ def visitor_key(visitor_id: int) -> int:
 
 class Recommender:
     def __init__(self, artifacts, states, learner, pool_size: int = 50, window: int = 5, liked_in_context: int = 5,
-                 table_users: int = 5_000):
+                 table_users: int = 5_000, shared_pools=None):
         self.artifacts = artifacts
         self.catalog = artifacts.catalog
         self.users = artifacts.users
@@ -106,7 +106,8 @@ class Recommender:
         # stored with an impression so the learner trains on what the policy actually saw.
         self._offered: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._offered_lock = threading.Lock()
-        self.pools = PoolTable(table_users)  # each known user's pool at their state version (pool_table)
+        # Each known user's pool at their state version (pool_table), in front of the shared tier.
+        self.pools = PoolTable(table_users, shared_pools)
 
     @property
     def n_features(self) -> int:
@@ -217,7 +218,7 @@ class Recommender:
                 if user["version"] != 0 or user["consumed"]:
                     continue  # the log already changed this user: served online
                 pool = self._pool_from(user, found.movie_ids, found.scores)
-                self.pools.put(user_id, 0, pool)
+                self.pools.put(user_id, 0, pool, share=False)
                 added += 1
                 if self._cacheable and explain_top and len(pool[0]):
                     final = self.learner.head.score(pool[3])

@@ -10,6 +10,7 @@ from .feedback_store import open_state_store
 from .learning import PolicyLearner, UserStates
 from .pipeline import Recommender
 from .settings import ServiceSettings
+from .shared_pools import open_shared_pools, pool_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ class Service:
         base_version = getattr(artifacts.policy, "version", "similarity")
         n_features = 3 + len(artifacts.catalog.genre_names)
         self.learner = PolicyLearner(self.store, n_features, base_version, settings.learner)
+        self.shared_pools = self._open_shared_pools()
         self.recommender = Recommender(artifacts, self.states, self.learner, pool_size=settings.pool_size,
-                                       table_users=settings.table_users)
+                                       table_users=settings.table_users, shared_pools=self.shared_pools)
         fresh = self.recommender.precompute_fresh(settings.precompute_users)
         logger.info("service ready: %s; replayed %d logged events; %d fresh users precomputed", artifacts.source,
                     replayed, fresh)
@@ -57,6 +59,18 @@ class Service:
         gc.freeze()
         self.learner.start()
 
+    def _open_shared_pools(self):
+        """The candidate table's shared tier (``shared_pools``), keyed on everything a pool depends
+        on; None when it is turned off or the artefacts carry no fingerprint."""
+        settings, states = self.settings, self.states
+        if not (settings.shared_pools and settings.table_users and self.artifacts.fingerprint):
+            return None
+        fingerprint = pool_fingerprint(self.artifacts.fingerprint, pool_size=settings.pool_size,
+                                       window=states.window, max_steps=states.max_steps,
+                                       update_embeddings=states.update_embeddings,
+                                       base_version=self.learner.base_version)
+        return open_shared_pools(self.store, fingerprint)
+
     @property
     def degraded(self) -> list[str]:
         problem = self.artifacts.policy_problem if self.artifacts.policy is None else None
@@ -64,4 +78,6 @@ class Service:
 
     def close(self) -> None:
         self.learner.stop()
+        if self.shared_pools is not None:
+            self.shared_pools.close()
         self.store.close()

@@ -224,5 +224,8 @@ class HealthResponse(BaseModel):
     feedback_events: int
     store: dict = Field(default_factory=dict, description="the shared state store and whether it answers")
     learner: dict
+    candidate_table: dict = Field(default_factory=dict, description="this worker's candidate table: users held, "
+                                  "its shared tier, and how many requests it answered, the shared tier answered, "
+                                  "or were computed")
     source: str
     worker_pid: int = Field(0, description="the process that answered (one of uvicorn's workers)")

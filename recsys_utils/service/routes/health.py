@@ -38,6 +38,7 @@ def health(svc: ServiceDep):
         learner={"enabled": learner.config.enabled, "every_events": learner.config.every_events,
                  "interval_s": learner.config.interval_s, "attempts": learner.history[-5:],
                  "deployed_updates": learner.head.version, "leader": learner.is_leader},
+        candidate_table=svc.recommender.pools.describe(),
         source=svc.artifacts.source,
         worker_pid=os.getpid(),
     )
