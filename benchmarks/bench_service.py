@@ -23,8 +23,8 @@ start-up, so the start-up table no longer answers them; an answer for a pre-feed
 is computed (the generator's ``for_user_update``, ``state_for``, the policy's forward pass, the
 explanations of the new list) and joins the worker's table, which answers the later requests at
 that state version; with 2 workers, a pool one worker computed answers the other's first request
-for that user from the table's shared tier (``service.shared_pools``), and the script prints how
-many answers each tier gave. So one more phase measures the request that has to compute: at 1 client,
+for that user, with its explanations, from the shared tier (``service.shared_cache``), and the
+script prints how many answers each tier gave. So one more phase measures the request that has to compute: at 1 client,
 200 users each like one more movie and ask again (``after_each_like``); its header p50 is the
 online path's per-request CPU, and it is a target line of its own.
 

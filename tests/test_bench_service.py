@@ -80,7 +80,7 @@ def test_the_online_benchmark_measures_only_answers_past_the_users_feedback():
     assert after and "(60 users, 0 errors)" in after[0], out
     assert "per-request CPU, first request after a like, p50 at 1 client:" in out, out
     table = [line for line in out.splitlines() if line.startswith("candidate table, all workers:")]
-    assert table and "(SQLite feedback.pools.sqlite3)" in table[0], out
+    assert table and "(SQLite feedback.cache.sqlite3)" in table[0], out
     own, shared, computed = map(int, re.search(r"(\d+) answered by the worker's own table, (\d+) by the shared "
                                                r"tier .*, (\d+) computed", table[0]).groups())
     # 60 users: each computed once in the cold pass (version 1), once after the second like (version 2)

@@ -8,8 +8,8 @@ router per resource), ``middleware``, ``errors`` (exceptions and their JSON answ
 ``schemas`` (request/response models), ``runtime`` (the live objects), ``artifacts`` (start-up
 loading), ``candidate_source`` (where candidates come from), ``reranker`` (the lesson-04 policy
 as a re-ranker), ``pipeline`` (retrieval -> re-ranking -> explanation), ``pool_table`` (each known user's pool
-at their state version) on ``lru`` (the bounded memo), ``shared_pools`` (its tier shared by the
-workers, beside the state store), ``learning`` (user-state
+at their state version) on ``lru`` (the bounded memo), ``shared_cache`` (what one worker computed,
+for the others: pools and explanations, beside the state store), ``learning`` (user-state
 updates and background fine-tuning), ``feedback_store`` (the durable log), ``running`` (serve in
 a thread or process, wait until healthy). The lesson's simulated users live in
 ``recsys_utils.lessons.l06_simulated_users``.

@@ -90,7 +90,7 @@ class ServiceArtifacts:
     source: str
     dataset: str = "ml-100k"
     # Identifies these artefacts byte for byte (sha256), so workers can share what they compute
-    # from them (``shared_pools``); None turns the sharing off (e.g. artefacts built by hand).
+    # from them (``shared_cache``); None turns the sharing off (e.g. artefacts built by hand).
     fingerprint: str | None = None
 
 

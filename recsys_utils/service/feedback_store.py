@@ -450,7 +450,7 @@ class RedisStateStore(StateStore):
         self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=max(timeout_s, 1.0),
                                            decode_responses=True)
         self.description = f"Redis {url.split('@')[-1]}"  # never the password part of the URL
-        self.url = url  # for the candidate table's shared tier (shared_pools); never printed
+        self.url = url  # for the candidate table's shared tier (shared_cache); never printed
         self.timeout_s = timeout_s
         self.ns = namespace
         try:

@@ -13,7 +13,7 @@ Start-up fills the table with the version-0 pool of up to ``RECSYS_PRECOMPUTE_US
 (``pipeline.Recommender.precompute_fresh``); the online path adds the rest as users arrive. It
 holds at most ``capacity`` users (about 10 KB each with the default pool of 50), and the user
 asked about least recently leaves first. Each worker keeps its own; behind it sits the shared
-tier (``shared_pools``), which every worker reads on a miss and writes on a computation, so a
+tier (``shared_cache``), which every worker reads on a miss and writes on a computation, so a
 pool computed by one worker answers a user's first request at any other.
 """
 
@@ -26,7 +26,7 @@ from .lru import LRU
 
 class PoolTable:
     """Bounded map ``user_id -> (state version, pool)`` (thread-safe: ``lru.LRU``), in front of
-    an optional shared tier (``shared_pools.SharedPools``)."""
+    an optional shared tier (``shared_cache.SharedCache``)."""
 
     def __init__(self, capacity: int, shared=None):
         if capacity < 0:
@@ -48,7 +48,7 @@ class PoolTable:
         if held is not None and held[0] == version:
             self.counts["this_worker"] += 1
             return held[1]
-        pool = self.shared.get(user_id, version) if self.shared is not None else None
+        pool = self.shared.get_pool(user_id, version) if self.shared is not None else None
         if pool is None:
             self.counts["computed"] += 1
             return None
@@ -68,7 +68,7 @@ class PoolTable:
                 array.flags.writeable = False
         self._pools.put(user_id, (version, pool))
         if share and self.shared is not None:
-            self.shared.put(user_id, version, pool)
+            self.shared.put_pool(user_id, version, pool)
 
     def describe(self) -> dict:
         return {"users": len(self), "capacity": self.capacity,

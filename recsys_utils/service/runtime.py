@@ -10,7 +10,7 @@ from .feedback_store import open_state_store
 from .learning import PolicyLearner, UserStates
 from .pipeline import Recommender
 from .settings import ServiceSettings
-from .shared_pools import open_shared_pools, pool_fingerprint
+from .shared_cache import cache_fingerprint, open_shared_cache
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +47,9 @@ class Service:
         base_version = getattr(artifacts.policy, "version", "similarity")
         n_features = 3 + len(artifacts.catalog.genre_names)
         self.learner = PolicyLearner(self.store, n_features, base_version, settings.learner)
-        self.shared_pools = self._open_shared_pools()
+        self.shared = self._open_shared_cache()
         self.recommender = Recommender(artifacts, self.states, self.learner, pool_size=settings.pool_size,
-                                       table_users=settings.table_users, shared_pools=self.shared_pools)
+                                       table_users=settings.table_users, shared=self.shared)
         fresh = self.recommender.precompute_fresh(settings.precompute_users)
         logger.info("service ready: %s; replayed %d logged events; %d fresh users precomputed", artifacts.source,
                     replayed, fresh)
@@ -59,17 +59,17 @@ class Service:
         gc.freeze()
         self.learner.start()
 
-    def _open_shared_pools(self):
-        """The candidate table's shared tier (``shared_pools``), keyed on everything a pool depends
-        on; None when it is turned off or the artefacts carry no fingerprint."""
+    def _open_shared_cache(self):
+        """What one worker computed, for the others (``shared_cache``), keyed on everything a pool
+        or an explanation depends on; None when it is turned off or the artefacts carry no fingerprint."""
         settings, states = self.settings, self.states
-        if not (settings.shared_pools and settings.table_users and self.artifacts.fingerprint):
+        if not (settings.shared_cache and self.artifacts.fingerprint):
             return None
-        fingerprint = pool_fingerprint(self.artifacts.fingerprint, pool_size=settings.pool_size,
+        fingerprint = cache_fingerprint(self.artifacts.fingerprint, pool_size=settings.pool_size,
                                        window=states.window, max_steps=states.max_steps,
                                        update_embeddings=states.update_embeddings,
                                        base_version=self.learner.base_version)
-        return open_shared_pools(self.store, fingerprint)
+        return open_shared_cache(self.store, fingerprint)
 
     @property
     def degraded(self) -> list[str]:
@@ -78,6 +78,6 @@ class Service:
 
     def close(self) -> None:
         self.learner.stop()
-        if self.shared_pools is not None:
-            self.shared_pools.close()
+        if self.shared is not None:
+            self.shared.close()
         self.store.close()

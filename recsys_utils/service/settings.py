@@ -15,7 +15,7 @@
 | ``RECSYS_FINE_TUNE`` / ``_EVERY`` / ``_INTERVAL_S`` | ``learner`` | on / 200 events / 30 s |
 | ``RECSYS_PRECOMPUTE_USERS`` | ``precompute_users`` | ``5000``: known users whose pre-feedback pool is computed at start-up (``0``: none) |
 | ``RECSYS_POOL_TABLE_USERS`` | ``table_users`` | ``5000``: users whose latest pool each worker keeps (``pool_table``; ``0``: none) |
-| ``RECSYS_SHARED_POOLS`` | ``shared_pools`` | ``1``: workers share computed pools through the state store (``shared_pools``; ``0``: each computes its own) |
+| ``RECSYS_SHARED_CACHE`` | ``shared_cache`` | ``1``: workers share the pools and explanations they compute, beside the state store (``shared_cache``; ``0``: each computes its own) |
 | ``RECSYS_SERVER_TIMING`` | ``server_timing`` | ``0``; ``1`` adds a ``Server-Timing: cpu;dur=`` header (benchmarks) |
 
 Secrets (``OPENAI_API_KEY``, ``PINECONE_API_KEY``) are read by the packages that use them,
@@ -54,7 +54,7 @@ class ServiceSettings:
     pool_size: int = 50
     precompute_users: int = 5_000  # start-up "candidate table" (pipeline.Recommender.precompute_fresh)
     table_users: int = 5_000  # the candidate table's capacity (pool_table.PoolTable)
-    shared_pools: bool = True  # the table's shared tier (shared_pools)
+    shared_cache: bool = True  # pools and explanations shared by the workers (shared_cache)
     max_body_bytes: int = 64 * 1024
     server_timing: bool = False
     learner: LearnerConfig = field(default_factory=LearnerConfig)
@@ -79,7 +79,7 @@ class ServiceSettings:
             server_timing=_env_bool(env, "RECSYS_SERVER_TIMING", False),
             precompute_users=int(env.get("RECSYS_PRECOMPUTE_USERS", "5000")),
             table_users=int(env.get("RECSYS_POOL_TABLE_USERS", "5000")),
-            shared_pools=_env_bool(env, "RECSYS_SHARED_POOLS", True),
+            shared_cache=_env_bool(env, "RECSYS_SHARED_CACHE", True),
             learner=LearnerConfig(
                 every_events=int(env.get("RECSYS_FINE_TUNE_EVERY", "200")),
                 interval_s=float(env.get("RECSYS_FINE_TUNE_INTERVAL_S", "30")),
