@@ -59,10 +59,10 @@ class PoolTable:
     def put(self, user_id: int, version: int, pool: tuple, share: bool = True) -> None:
         """Keep ``pool`` as the user's pool at ``version``, in place of any other version, and
         write it to the shared tier unless ``share`` is False (start-up, when every worker
-        computes the same pools at once). Its
-        arrays are made read-only, since every later request at that version shares them. Two
-        requests racing across an event may leave the older version here: the next request
-        then finds no pool for its version and computes it, so that costs time, never a stale answer."""
+        computes the same pools at once). Its arrays are made read-only, since every later
+        request at that version shares them. Two requests racing across an event may leave the
+        older version here: the next request then finds no pool for its version and computes
+        it, so that costs time, never a stale answer."""
         for array in pool:
             if isinstance(array, np.ndarray):
                 array.flags.writeable = False
