@@ -136,6 +136,32 @@ def test_workers_share_the_explanations_made_for_a_user(tier):
     assert tier(OTHER_FP).get_explanations(7, [1, 3]) == {}
 
 
+def test_the_explanations_file_stays_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(SQLiteSharedCache, "_CHECK_EVERY", 5)
+    path = tmp_path / "feedback.cache.sqlite3"
+    cache = SQLiteSharedCache(path, FP, max_explanations=30)
+
+    def held() -> int:
+        with sqlite3.connect(path) as conn:
+            return conn.execute("SELECT COUNT(*) FROM explanations").fetchone()[0]
+
+    for user in range(4):  # 4 writes of 10: 40 rows, over the bound, but not checked yet
+        cache.put_explanations(user, {row: make_explanation(row) for row in range(10)})
+    assert held() == 40
+    cache.put_explanations(4, {0: make_explanation(0)})  # the 5th write checks, and drops them
+    assert held() == 0
+    cache.put_explanations(5, {row: make_explanation(row) for row in range(10)})
+    assert cache.get_explanations(5, [3]) == {3: make_explanation(3)}
+    cache.close()
+    roomy = SQLiteSharedCache(path, FP)
+    for user in range(4):
+        roomy.put_explanations(user, {row: make_explanation(row) for row in range(10)})
+    roomy.close()
+    assert held() == 50
+    SQLiteSharedCache(path, FP, max_explanations=30).close()  # and at start-up
+    assert held() == 0
+
+
 def test_a_damaged_pool_file_is_rebuilt_empty_and_a_damaged_entry_is_recomputed(tmp_path, caplog):
     path = tmp_path / "feedback.cache.sqlite3"
     pools = SQLiteSharedCache(path, FP)

@@ -163,8 +163,12 @@ class SharedCache:
 
 
 class SQLiteSharedCache(SharedCache):
-    """A cache file that may be deleted at any time: each user's latest pool, and the
-    explanations made for them."""
+    """A cache file that may be deleted at any time: each user's latest pool (one row per user),
+    and the explanations made for them, at most ``max_explanations`` rows (about 600 bytes
+    each): past that, checked at start-up and every ``_CHECK_EVERY`` writes, they are all
+    dropped and made again as users come back (simpler than an LRU on disk, and rare)."""
+
+    _CHECK_EVERY = 1_000
 
     _SCHEMA = """
     CREATE TABLE IF NOT EXISTS pools (user_id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL,
@@ -174,10 +178,13 @@ class SQLiteSharedCache(SharedCache):
                                              PRIMARY KEY (user_id, movie_row)) WITHOUT ROWID;
     """
 
-    def __init__(self, path: str | Path, fingerprint: str, timeout_s: float = 0.05):
+    def __init__(self, path: str | Path, fingerprint: str, timeout_s: float = 0.05,
+                 max_explanations: int = 200_000):
         self.path = Path(path)
         self.fingerprint = fingerprint
         self.timeout_s = float(timeout_s)
+        self.max_explanations = int(max_explanations)
+        self._writes = 0
         self.description = f"SQLite {self.path.name}"
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -203,6 +210,14 @@ class SQLiteSharedCache(SharedCache):
         # Entries of other artefacts or code can never be read again: drop them.
         for table in ("pools", "explanations"):
             conn.execute(f"DELETE FROM {table} WHERE fingerprint != ?", (self.fingerprint,))
+        self._bound_explanations(conn)
+
+    def _bound_explanations(self, conn: sqlite3.Connection) -> None:
+        held = conn.execute("SELECT COUNT(*) FROM explanations").fetchone()[0]
+        if held > self.max_explanations:
+            logger.info("the shared cache %s holds %d explanations (at most %d): dropped, made again on demand",
+                        self.path.name, held, self.max_explanations)
+            conn.execute("DELETE FROM explanations")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -258,6 +273,9 @@ class SQLiteSharedCache(SharedCache):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            self._writes += 1  # per process; approximate under threads, which is all a bound needs
+            if self._writes % self._CHECK_EVERY == 0:
+                self._bound_explanations(conn)
 
     def close(self) -> None:
         with self._lock:
