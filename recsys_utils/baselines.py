@@ -244,6 +244,7 @@ class ImplicitMF(Recommender):
         return f"{self.kind}"
 
     def _fit(self, interactions):
+        import implicit.cpu.als  # noqa: F401  (loaded first: the limit below covers only BLAS libraries already loaded)
         from threadpoolctl import threadpool_limits
 
         # implicit parallelises itself; a multithreaded BLAS underneath would oversubscribe the
