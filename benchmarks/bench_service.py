@@ -24,9 +24,9 @@ is computed (the generator's ``for_user_update``, ``state_for``, the policy's fo
 explanations of the new list) and joins the worker's table, which answers the later requests at
 that state version; with 2 workers, a pool one worker computed answers the other's first request
 for that user, with its explanations, from the shared tier (``service.shared_cache``), and the
-script prints how many answers each tier gave. So one more phase measures the request that has to compute: at 1 client,
-200 users each like one more movie and ask again (``after_each_like``); its header p50 is the
-online path's per-request CPU, and it is a target line of its own.
+script prints how many answers each tier gave. So one more phase measures the request that has
+to compute: at 1 client, 200 users each like one more movie and ask again (``after_each_like``);
+its header p50 is the online path's per-request CPU, and it is a target line of its own.
 
 Printed in one run, per worker count: a cold pass (every user once at 32 clients), then req/s,
 p50 and p99 at each client count; per-request server CPU (p50 of the ``Server-Timing`` header

@@ -7,12 +7,13 @@ Modules: ``app`` (the factory), ``settings`` (the ``RECSYS_*`` variables), ``rou
 router per resource), ``middleware``, ``errors`` (exceptions and their JSON answers),
 ``schemas`` (request/response models), ``runtime`` (the live objects), ``artifacts`` (start-up
 loading), ``candidate_source`` (where candidates come from), ``reranker`` (the lesson-04 policy
-as a re-ranker), ``pipeline`` (retrieval -> re-ranking -> explanation), ``pool_table`` (each known user's pool
-at their state version) on ``lru`` (the bounded memo), ``shared_cache`` (what one worker computed,
-for the others: pools and explanations, beside the state store), ``learning`` (user-state
-updates and background fine-tuning), ``feedback_store`` (the durable log), ``running`` (serve in
-a thread or process, wait until healthy). The lesson's simulated users live in
-``recsys_utils.lessons.l06_simulated_users``.
+as a re-ranker), ``pipeline`` (retrieval -> re-ranking -> explanation), ``pool_table`` (each
+known user's pool at their state version) on ``lru`` (the bounded memo), ``shared_cache`` (what
+one worker computed, for the others: pools and explanations, beside the state store),
+``learning`` (user-state updates and background fine-tuning), ``feedback_store`` (the durable
+log), ``sqlite_threads`` (per-thread SQLite connections and one write transaction, for both
+stores), ``running`` (serve in a thread or process, wait until healthy). The lesson's simulated
+users live in ``recsys_utils.lessons.l06_simulated_users``.
 """
 
 from .app import create_app

@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import DamagedStore, StoreBusy
+from .sqlite_threads import ThreadConnections, immediate_transaction
 
 EVENT_TYPES = ("impression", "click", "watch", "like", "dislike")
 
@@ -208,9 +208,7 @@ class SQLiteStateStore(StateStore):
                 self._check_after_open()
         except sqlite3.DatabaseError as error:
             raise self._damaged(f"SQLite cannot read it ({error})") from error
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
+        self._readers = ThreadConnections(self._connect)  # one per reading thread
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedback-writer")
         self._wm_fd = os.open(self._watermark, os.O_RDWR | os.O_CREAT, 0o644)
         self._write_watermark(self._last_id(self._conn))
@@ -301,8 +299,7 @@ class SQLiteStateStore(StateStore):
         def write() -> list[Stored]:
             conn = self._conn
             out: list[Stored] = []
-            conn.execute("BEGIN IMMEDIATE")  # one transaction: one commit, one WAL fsync, all or nothing
-            try:
+            with immediate_transaction(conn):  # one transaction: one commit, one WAL fsync, all or nothing
                 for row, key in rows:
                     if key is not None:  # the transaction sees its own inserts: a key repeated in the batch too
                         found = conn.execute("SELECT id FROM feedback WHERE idempotency_key = ?", (key,)).fetchone()
@@ -313,10 +310,6 @@ class SQLiteStateStore(StateStore):
                         "INSERT INTO feedback (user_id, movie_id, event, watch_fraction, created_at, policy_version,"
                         " features, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
                     out.append(Stored(int(cursor.lastrowid), False))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             new_ids = [stored.event_id for stored in out if not stored.duplicate]
             if new_ids:
                 self._write_watermark(max(new_ids))
@@ -351,18 +344,9 @@ class SQLiteStateStore(StateStore):
         self._run_write(lambda: self._conn.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner)))
 
     # -- reads -----------------------------------------------------------------------------
-    def _reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._readers_lock:
-                self._readers.append(conn)
-        return conn
-
     def _read(self, sql: str, params=()):
         try:
-            return self._reader().execute(sql, params).fetchall()
+            return self._readers.get().execute(sql, params).fetchall()
         except sqlite3.OperationalError as error:
             if "locked" in str(error) or "busy" in str(error):
                 raise StoreBusy(f"the feedback store ({self.description}) is locked; retry shortly") from error
@@ -388,10 +372,7 @@ class SQLiteStateStore(StateStore):
             return
         self._writer.shutdown(wait=True)
         self._writer = None
-        with self._readers_lock:
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
+        self._readers.close()
         self._conn.close()
         os.close(self._wm_fd)
 
@@ -440,6 +421,11 @@ return 0
 """
 
 
+def redis_description(url: str) -> str:
+    """How a Redis server is named in messages and ``/health``: never the password part of its URL."""
+    return f"Redis {url.split('@')[-1]}"
+
+
 class RedisStateStore(StateStore):
     """The same contract on a Redis server (``redis://host:port/db``), keys under ``namespace``."""
 
@@ -449,8 +435,8 @@ class RedisStateStore(StateStore):
         self._redis_errors = (redis.TimeoutError, redis.ConnectionError)
         self.client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=max(timeout_s, 1.0),
                                            decode_responses=True)
-        self.description = f"Redis {url.split('@')[-1]}"  # never the password part of the URL
-        self.url = url  # for the candidate table's shared tier (shared_cache); never printed
+        self.description = redis_description(url)
+        self.url = url  # for the shared cache beside this store (shared_cache); never printed
         self.timeout_s = timeout_s
         self.ns = namespace
         try:

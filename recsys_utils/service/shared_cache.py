@@ -35,13 +35,14 @@ import json
 import logging
 import sqlite3
 import struct
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from ..explain.explanation import Explanation, TokenUsage
 from ..fileio import tree_digest
+from .feedback_store import RedisStateStore, SQLiteStateStore, redis_description
+from .sqlite_threads import ThreadConnections, immediate_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +162,11 @@ class SharedCache:
     def close(self) -> None:
         pass
 
+    def _intact(self, stored) -> dict[int, Explanation]:
+        """``(movie row, stored bytes)`` pairs decoded, without those damaged or made for other artefacts."""
+        decoded = {int(row): decode_explanation(body, self.fingerprint) for row, body in stored}
+        return {row: explanation for row, explanation in decoded.items() if explanation is not None}
+
 
 class SQLiteSharedCache(SharedCache):
     """A cache file that may be deleted at any time: each user's latest pool (one row per user),
@@ -186,9 +192,7 @@ class SQLiteSharedCache(SharedCache):
         self.max_explanations = int(max_explanations)
         self._writes = 0
         self.description = f"SQLite {self.path.name}"
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._connections = ThreadConnections(self._connect)
         try:
             self._prepare()
         except sqlite3.DatabaseError as error:
@@ -200,7 +204,7 @@ class SQLiteSharedCache(SharedCache):
             self._prepare()
 
     def _prepare(self) -> None:
-        conn = self._conn()
+        conn = self._connections.get()
         if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
             raise sqlite3.DatabaseError("WAL mode refused")
         verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -219,21 +223,16 @@ class SQLiteSharedCache(SharedCache):
                         self.path.name, held, self.max_explanations)
             conn.execute("DELETE FROM explanations")
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout={max(int(self.timeout_s * 1000), 1)}")
-            conn.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is computed again
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={max(int(self.timeout_s * 1000), 1)}")
+        conn.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is computed again
         return conn
 
     def get_pool(self, user_id: int, version: int) -> tuple | None:
         try:
-            found = self._conn().execute("SELECT body FROM pools WHERE user_id = ? AND fingerprint = ? "
+            found = self._connections.get().execute("SELECT body FROM pools WHERE user_id = ? AND fingerprint = ? "
                                          "AND version = ?", (int(user_id), self.fingerprint, int(version))).fetchone()
         except sqlite3.OperationalError:  # locked or busy past the timeout: compute instead
             return None
@@ -243,7 +242,7 @@ class SQLiteSharedCache(SharedCache):
         # Busy past the timeout: skipped; the next worker to need this pool computes it. A worker
         # that has not yet applied the user's latest event never replaces a newer pool.
         with contextlib.suppress(sqlite3.OperationalError):
-            self._conn().execute(
+            self._connections.get().execute(
                 "INSERT INTO pools (user_id, fingerprint, version, body) VALUES (?, ?, ?, ?) ON CONFLICT(user_id) "
                 "DO UPDATE SET fingerprint = excluded.fingerprint, version = excluded.version, body = excluded.body "
                 "WHERE excluded.version > pools.version OR excluded.fingerprint != pools.fingerprint",
@@ -252,37 +251,27 @@ class SQLiteSharedCache(SharedCache):
     def get_explanations(self, user_id: int, rows: list[int]) -> dict[int, Explanation]:
         rows = [int(r) for r in rows]
         try:
-            found = self._conn().execute(
+            found = self._connections.get().execute(
                 f"SELECT movie_row, body FROM explanations WHERE user_id = ? AND fingerprint = ? AND movie_row IN "
                 f"({', '.join('?' * len(rows))})", (int(user_id), self.fingerprint, *rows)).fetchall()
         except sqlite3.OperationalError:
             return {}
-        decoded = {int(row): decode_explanation(body, self.fingerprint) for row, body in found}
-        return {row: explanation for row, explanation in decoded.items() if explanation is not None}
+        return self._intact(found)
 
     def put_explanations(self, user_id: int, explanations: dict[int, Explanation]) -> None:
         rows = [(int(user_id), int(row), self.fingerprint, encode_explanation(e, self.fingerprint))
                 for row, e in explanations.items()]
         with contextlib.suppress(sqlite3.OperationalError):
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")  # one transaction: one lock for the whole list
-            try:
+            conn = self._connections.get()
+            with immediate_transaction(conn):  # one transaction: one lock for the whole list
                 conn.executemany("INSERT OR REPLACE INTO explanations (user_id, movie_row, fingerprint, body) "
                                  "VALUES (?, ?, ?, ?)", rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             self._writes += 1  # per process; approximate under threads, which is all a bound needs
             if self._writes % self._CHECK_EVERY == 0:
                 self._bound_explanations(conn)
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self._connections.close()
 
 
 # KEYS: the user's hash; ARGV: fingerprint, version, body, ttl s. Never replaces a newer version.
@@ -309,7 +298,7 @@ class RedisSharedCache(SharedCache):
         self.fingerprint = fingerprint
         self.namespace = namespace
         self.ttl_s = int(ttl_s)
-        self.description = f"Redis {url.split('@')[-1]}"  # never the password part of the URL
+        self.description = redis_description(url)
         self._put = self.client.register_script(_PUT)
 
     def _key(self, kind: str, user_id: int) -> str:
@@ -334,9 +323,7 @@ class RedisSharedCache(SharedCache):
             bodies = self.client.hmget(self._key("explained", user_id), rows)
         except self._errors:
             return {}
-        decoded = {row: decode_explanation(body, self.fingerprint) for row, body in zip(rows, bodies, strict=True)
-                   if body is not None}
-        return {row: explanation for row, explanation in decoded.items() if explanation is not None}
+        return self._intact((row, body) for row, body in zip(rows, bodies, strict=True) if body is not None)
 
     def put_explanations(self, user_id: int, explanations: dict[int, Explanation]) -> None:
         key = self._key("explained", user_id)
@@ -357,8 +344,6 @@ def cache_path(feedback_db: Path) -> Path:
 def open_shared_cache(store, fingerprint: str) -> SharedCache | None:
     """The shared tier beside the state store ``store``: Redis beside Redis (same namespace), a
     cache file beside the SQLite feedback DB; None for any other store."""
-    from .feedback_store import RedisStateStore, SQLiteStateStore
-
     if isinstance(store, RedisStateStore):
         return RedisSharedCache(store.url, fingerprint, namespace=store.ns)
     if isinstance(store, SQLiteStateStore):
