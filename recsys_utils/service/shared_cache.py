@@ -232,8 +232,9 @@ class SQLiteSharedCache(SharedCache):
 
     def get_pool(self, user_id: int, version: int) -> tuple | None:
         try:
-            found = self._connections.get().execute("SELECT body FROM pools WHERE user_id = ? AND fingerprint = ? "
-                                         "AND version = ?", (int(user_id), self.fingerprint, int(version))).fetchone()
+            found = self._connections.get().execute(
+                "SELECT body FROM pools WHERE user_id = ? AND fingerprint = ? AND version = ?",
+                (int(user_id), self.fingerprint, int(version))).fetchone()
         except sqlite3.OperationalError:  # locked or busy past the timeout: compute instead
             return None
         return None if found is None else decode_pool(found[0], self.fingerprint, version)

@@ -41,11 +41,14 @@ class ThreadConnections:
 @contextmanager
 def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One ``BEGIN IMMEDIATE`` transaction (the write lock taken at once): committed when the
-    block ends, rolled back when it raises. ``conn`` is in autocommit mode (``isolation_level=None``)."""
+    block ends, rolled back when the block or the ``COMMIT`` itself raises (a full disk, an I/O
+    error), so the connection never stays inside a transaction that would refuse every later
+    ``BEGIN``. ``conn`` is in autocommit mode (``isolation_level=None``)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # some errors end the transaction themselves; the original error is the news
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
